@@ -1,0 +1,109 @@
+"""NetSuite activities: one method per API call, over the injected ``NetSuiteClient`` and store.
+
+Writes are upserts by external id (Salesforce id), so a retried or replayed activity never creates a
+second customer or sales order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from temporalio import activity
+
+from activities.errors import api_errors
+from q2c.connectors.netsuite import NetSuiteClient
+from q2c.domain.messages import CustomerRef, GetSalesOrder, SalesOrderRef
+from q2c.domain.order import CustomerUpsert, SalesOrderUpsert
+from q2c.domain.records import SalesOrder
+from q2c.store import LinkKind, Store
+
+SF_ACCOUNT_FIELD = "custentity_sf_account_id"
+
+
+class NetSuiteActivities:
+    def __init__(self, client: NetSuiteClient, store: Store) -> None:
+        self._client = client
+        self._store = store
+
+    @activity.defn(name="upsert_customer")
+    async def upsert_customer(self, customer: CustomerUpsert) -> CustomerRef:
+        body: dict[str, Any] = {
+            "companyName": customer.company_name,
+            "subsidiary": {"id": customer.subsidiary_id},
+            "currency": {"id": customer.currency_id},
+            SF_ACCOUNT_FIELD: customer.salesforce_account_id,
+        }
+        if customer.phone:
+            body["phone"] = customer.phone
+        if customer.url:
+            body["url"] = customer.url
+        with api_errors():
+            customer_id = await self._client.upsert("customer", customer.salesforce_account_id, body)
+        await asyncio.to_thread(
+            self._store.link, LinkKind.ACCOUNT, customer.salesforce_account_id, customer_id
+        )
+        return CustomerRef(customer_id=customer_id)
+
+    @activity.defn(name="upsert_sales_order")
+    async def upsert_sales_order(self, order: SalesOrderUpsert) -> SalesOrderRef:
+        body: dict[str, Any] = {
+            "entity": {"id": order.customer_id},
+            "subsidiary": {"id": order.subsidiary_id},
+            "currency": {"id": order.currency_id},
+            "memo": order.memo,
+            order.opportunity_field: order.opportunity_id,
+            "item": {
+                "items": [
+                    {
+                        "item": {"id": line.item_id},
+                        "quantity": float(line.quantity),
+                        "rate": float(line.rate),
+                        "amount": float(line.amount),
+                        **({"description": line.description} if line.description else {}),
+                    }
+                    for line in order.lines
+                ]
+            },
+        }
+        if order.tran_date:
+            body["tranDate"] = order.tran_date
+        with api_errors():
+            sales_order_id = await self._client.upsert(
+                "salesOrder", order.opportunity_id, body, replace="item"
+            )
+        await asyncio.to_thread(self._store.link, LinkKind.ORDER, order.opportunity_id, sales_order_id)
+        return SalesOrderRef(sales_order_id=sales_order_id)
+
+    @activity.defn(name="get_sales_order")
+    async def get_sales_order(self, request: GetSalesOrder) -> SalesOrder:
+        with api_errors():
+            record = await self._client.get("salesOrder", request.sales_order_id)
+        return _sales_order(record)
+
+
+def _ref_id(value: Any) -> str | None:
+    return str(value["id"]) if isinstance(value, dict) and value.get("id") is not None else None
+
+
+def _ref_name(value: Any) -> str | None:
+    if isinstance(value, dict):
+        name = value.get("refName")
+        return str(name) if name is not None else None
+    return str(value) if value is not None else None
+
+
+def _sales_order(record: dict[str, Any]) -> SalesOrder:
+    total = record.get("total")
+    return SalesOrder(
+        id=str(record["id"]),
+        tran_id=str(record.get("tranId") or ""),
+        external_id=record.get("externalId"),
+        customer_id=_ref_id(record.get("entity")) or "",
+        subsidiary_id=_ref_id(record.get("subsidiary")),
+        subsidiary_name=_ref_name(record.get("subsidiary")),
+        currency=_ref_name(record.get("currency")),
+        total=Decimal(str(total)) if total is not None else None,
+        status=_ref_name(record.get("status")),
+    )

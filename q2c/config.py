@@ -1,0 +1,106 @@
+"""One settings object for q2c, read from the environment (prefix ``Q2C_``) and ``.env``.
+
+The defaults describe the embedded default: the Temporal dev server on this machine and the two local
+sandboxes, with the sandboxes' well-known development credentials. Set the ``Q2C_SALESFORCE_*`` /
+``Q2C_NETSUITE_*`` variables and ``Q2C_TEMPORAL_ADDRESS`` and the same code talks to real orgs and a real
+cluster. Secrets are ``SecretStr``: they print as ``**********`` and only connectors read their values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SANDBOX_SALESFORCE_PORT = 9443
+SANDBOX_NETSUITE_PORT = 9444
+WEBHOOK_PORT = 9445
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="Q2C_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path(".data")
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+
+    # Store: SQLite under the data dir unless a URL is given (docker-compose sets Postgres).
+    database_url: str | None = None
+
+    # Salesforce (defaults: the sandbox's development org)
+    salesforce_token_url: str = f"https://127.0.0.1:{SANDBOX_SALESFORCE_PORT}/services/oauth2/token"
+    salesforce_api_version: str = "59.0"
+    salesforce_grant: str = Field(default="password", pattern="^(password|client_credentials)$")
+    salesforce_client_id: str = "q2c-sandbox-client"
+    salesforce_client_secret: SecretStr = SecretStr("q2c-sandbox-secret")
+    salesforce_username: str = "integration@q2c.sandbox"
+    salesforce_password: SecretStr = SecretStr("q2c-sandbox-password")
+    salesforce_org_id: str = "00D000000000Q2CAAA"
+    salesforce_ui_url: str | None = None
+
+    # NetSuite (defaults: the sandbox's account)
+    netsuite_account_id: str = "1234567_SB1"
+    netsuite_base_url: str = f"https://127.0.0.1:{SANDBOX_NETSUITE_PORT}"
+    netsuite_consumer_key: str = "q2c-sandbox-consumer-key"
+    netsuite_consumer_secret: SecretStr = SecretStr("q2c-sandbox-consumer-secret")
+    netsuite_token_id: str = "q2c-sandbox-token-id"
+    netsuite_token_secret: SecretStr = SecretStr("q2c-sandbox-token-secret")
+    # q2c's share of the account's concurrency limit (5 on a standard account): the sum of
+    # max_concurrent_activities over every worker on the NetSuite task queue must stay within it.
+    netsuite_concurrency_share: int = Field(default=4, ge=1)
+
+    # TLS: a CA bundle to trust for the sandboxes; None means the system trust store.
+    ca_path: Path | None = None
+
+    # Deal-closed webhook (Salesforce Outbound Messages)
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = WEBHOOK_PORT
+
+    # Mappings (currency -> subsidiary ...); None means the packaged default file.
+    mapping_path: Path | None = None
+
+    # Activity timeouts and retries for order workflows (per API call).
+    activity_timeout_seconds: float = Field(default=30.0, gt=0)
+    activity_max_attempts: int = Field(default=10, ge=1)
+    activity_max_interval_seconds: float = Field(default=60.0, gt=0)
+
+    # Base URLs of the two user interfaces, for links in the Temporal web UI.
+    netsuite_ui_url: str | None = None
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``Q2C_*`` variables, for child processes that must see the same ones."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"Q2C_{name.upper()}"] = str(value)
+        return env
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    @property
+    def sandbox_ca_path(self) -> Path:
+        return self.tls_dir / "ca.pem"
+
+    def effective_ca_path(self) -> Path | None:
+        """The CA bundle connectors trust: the configured one, else the local CA when it exists."""
+        if self.ca_path is not None:
+            return self.ca_path
+        return self.sandbox_ca_path if self.sandbox_ca_path.exists() else None
+
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'q2c.db').resolve()}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"https://{self.webhook_host}:{self.webhook_port}/salesforce/outbound-message"

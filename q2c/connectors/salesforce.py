@@ -1,0 +1,284 @@
+"""Salesforce REST through simple-salesforce.
+
+q2c obtains the OAuth token itself (simple-salesforce's login helpers only reach salesforce.com hosts) and
+hands ``instance_url`` + ``session_id`` to simple-salesforce, whose ``requests.Session`` trusts the
+configured CA. An expired session is renewed once, transparently. Every failure leaves as ``ApiError``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+from pydantic import SecretStr
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
+from simple_salesforce.format import format_soql
+
+from q2c.connectors.errors import (
+    REQUEST_LIMIT_BACKOFF_SECONDS,
+    ApiError,
+    ErrorKind,
+    classify,
+)
+from q2c.domain.records import Account, Opportunity, OpportunityLine, Product
+
+SYSTEM = "Salesforce"
+_ID = re.compile(r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$")
+T = TypeVar("T")
+
+OPPORTUNITY_SOQL = """
+SELECT Id, Name, StageName, IsWon, IsClosed, Amount, CurrencyIsoCode, CloseDate,
+       NetSuite_Sales_Order_ID__c, NetSuite_Sales_Order_Number__c,
+       AccountId, Account.Name, Account.Website, Account.Phone, Account.CurrencyIsoCode,
+       Account.NetSuite_Internal_ID__c, Account.OwnerId,
+       (SELECT Id, Quantity, UnitPrice, TotalPrice, Description,
+               Product2Id, Product2.Name, Product2.ProductCode, Product2.NetSuite_Internal_ID__c
+        FROM OpportunityLineItems ORDER BY Id)
+FROM Opportunity WHERE Id = {}
+"""
+
+
+@dataclass(frozen=True)
+class SalesforceConnection:
+    token_url: str
+    client_id: str
+    client_secret: SecretStr
+    username: str
+    password: SecretStr
+    grant: str = "password"
+    api_version: str = "59.0"
+    ca_path: Path | None = None
+
+
+class _PinnedTrustSession(requests.Session):
+    """A session whose ``verify`` wins over the environment.
+
+    requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace ``Session.verify`` on every request
+    (psf/requests#3829); a CA configured for q2c must not be silently swapped for the system bundle.
+    Proxies and the rest still come from the environment.
+    """
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None or verify is True:
+            merged["verify"] = self.verify
+        return merged
+
+
+def require_id(record_id: str, what: str) -> str:
+    if not _ID.match(record_id):
+        raise ApiError(
+            system=SYSTEM,
+            operation=f"lookup of {what}",
+            kind=ErrorKind.PERMANENT,
+            code="MALFORMED_ID",
+            detail=f"{record_id!r} is not a Salesforce id (15 or 18 letters and digits)",
+        )
+    return record_id
+
+
+class SalesforceClient:
+    """A thread-safe Salesforce client; one per worker."""
+
+    def __init__(self, connection: SalesforceConnection) -> None:
+        self._conn = connection
+        self._session = _PinnedTrustSession()
+        if connection.ca_path is not None:
+            self._session.verify = str(connection.ca_path)
+        self._lock = threading.Lock()
+        self._sf: Salesforce | None = None
+
+    # -- session ---------------------------------------------------------------------------------
+    def _login(self) -> Salesforce:
+        form = {"grant_type": self._conn.grant}
+        auth: tuple[str, str] | None = None
+        if self._conn.grant == "password":
+            form |= {
+                "client_id": self._conn.client_id,
+                "client_secret": self._conn.client_secret.get_secret_value(),
+                "username": self._conn.username,
+                "password": self._conn.password.get_secret_value(),
+            }
+        else:
+            auth = (self._conn.client_id, self._conn.client_secret.get_secret_value())
+        operation = f"login ({self._conn.grant} grant) at {self._conn.token_url}"
+        try:
+            response = self._session.post(self._conn.token_url, data=form, auth=auth, timeout=30)
+        except requests.RequestException as exc:
+            raise ApiError(
+                system=SYSTEM,
+                operation=operation,
+                kind=ErrorKind.RETRYABLE,
+                code=type(exc).__name__,
+                detail=_transport_detail(exc),
+            ) from None
+        if response.status_code != 200:
+            body = _json_or_none(response) or {}
+            code = str(body.get("error", "LOGIN_FAILED")) if isinstance(body, dict) else "LOGIN_FAILED"
+            detail = body.get("error_description", response.text[:200]) if isinstance(body, dict) else ""
+            kind = ErrorKind.RETRYABLE if response.status_code >= 500 else ErrorKind.AUTH
+            raise ApiError(
+                system=SYSTEM,
+                operation=operation,
+                kind=kind,
+                code=code,
+                status=response.status_code,
+                detail=f"{detail}; check the Q2C_SALESFORCE_* credentials",
+            )
+        token = response.json()
+        return Salesforce(
+            instance_url=token["instance_url"],
+            session_id=token["access_token"],
+            session=self._session,
+            version=self._conn.api_version,
+            parse_float=Decimal,
+        )
+
+    def _client(self, renew: bool = False) -> Salesforce:
+        with self._lock:
+            if self._sf is None or renew:
+                self._sf = self._login()
+            return self._sf
+
+    @property
+    def instance_url(self) -> str:
+        return "https://" + self._client().sf_instance
+
+    def _call(self, operation: str, call: Callable[[Salesforce], T]) -> T:
+        """Run one API call, renewing an expired session once, and classify any failure."""
+        try:
+            try:
+                return call(self._client())
+            except SalesforceExpiredSession:
+                return call(self._client(renew=True))
+        except SalesforceError as exc:
+            raise _api_error(operation, exc) from None
+        except requests.RequestException as exc:
+            raise ApiError(
+                system=SYSTEM,
+                operation=operation,
+                kind=ErrorKind.RETRYABLE,
+                code=type(exc).__name__,
+                detail=_transport_detail(exc),
+            ) from None
+
+    # -- calls -----------------------------------------------------------------------------------
+    def get_opportunity(self, opportunity_id: str) -> Opportunity | None:
+        """The opportunity with its account and line items (one SOQL query), or None if it is absent."""
+        soql = format_soql(OPPORTUNITY_SOQL, require_id(opportunity_id, "an opportunity"))
+        result = self._call(f"query of Opportunity {opportunity_id}", lambda sf: sf.query(soql))
+        records = result.get("records") or []
+        return _opportunity(records[0]) if records else None
+
+    def update(self, sobject: str, record_id: str, fields: dict[str, Any]) -> None:
+        require_id(record_id, sobject)
+        self._call(
+            f"update of {sobject} {record_id}",
+            lambda sf: getattr(sf, sobject).update(record_id, fields),
+        )
+
+    def query_all(self, soql: str) -> list[dict[str, Any]]:
+        result = self._call("query", lambda sf: sf.query_all(soql))
+        return list(result.get("records") or [])
+
+    def record_url(self, sobject: str, record_id: str) -> str:
+        return f"{self.instance_url}/lightning/r/{sobject}/{record_id}/view"
+
+
+def _api_error(operation: str, exc: SalesforceError) -> ApiError:
+    content = exc.content
+    first: dict[str, Any] = {}
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        first = content[0]
+    elif isinstance(content, dict):
+        first = content
+    code = str(first.get("errorCode") or type(exc).__name__)
+    detail = str(first.get("message") or content)[:500]
+    fields = first.get("fields")
+    if fields:
+        detail += f" (fields: {', '.join(map(str, fields))})"
+    kind = classify(exc.status, code)
+    retry_after = REQUEST_LIMIT_BACKOFF_SECONDS if code == "REQUEST_LIMIT_EXCEEDED" else None
+    return ApiError(
+        system=SYSTEM,
+        operation=operation,
+        kind=kind,
+        code=code,
+        detail=detail,
+        status=exc.status,
+        retry_after=retry_after,
+    )
+
+
+def _transport_detail(exc: Exception) -> str:
+    # requests' messages carry the URL, never credentials (those go in the body or headers).
+    return str(exc)[:300]
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _opportunity(row: dict[str, Any]) -> Opportunity:
+    account_row = row.get("Account")
+    account = None
+    if account_row:
+        account = Account(
+            id=row["AccountId"],
+            name=account_row.get("Name") or "",
+            website=account_row.get("Website"),
+            phone=account_row.get("Phone"),
+            currency=account_row.get("CurrencyIsoCode"),
+            netsuite_customer_id=account_row.get("NetSuite_Internal_ID__c"),
+            owner_id=account_row.get("OwnerId"),
+        )
+    lines_block = row.get("OpportunityLineItems") or {}
+    lines = []
+    for line in lines_block.get("records") or []:
+        product_row = line.get("Product2")
+        product = None
+        if product_row:
+            product = Product(
+                id=line["Product2Id"],
+                name=product_row.get("Name") or "",
+                code=product_row.get("ProductCode"),
+                netsuite_item_id=product_row.get("NetSuite_Internal_ID__c"),
+            )
+        quantity = Decimal(str(line.get("Quantity") or 0))
+        unit_price = Decimal(str(line.get("UnitPrice") or 0))
+        total = line.get("TotalPrice")
+        lines.append(
+            OpportunityLine(
+                id=line["Id"],
+                product=product,
+                quantity=quantity,
+                unit_price=unit_price,
+                total_price=Decimal(str(total)) if total is not None else quantity * unit_price,
+                description=line.get("Description"),
+            )
+        )
+    amount = row.get("Amount")
+    return Opportunity(
+        id=row["Id"],
+        name=row.get("Name") or "",
+        stage=row.get("StageName") or "",
+        is_won=bool(row.get("IsWon")),
+        is_closed=bool(row.get("IsClosed")),
+        amount=Decimal(str(amount)) if amount is not None else None,
+        currency=row.get("CurrencyIsoCode"),
+        close_date=row.get("CloseDate"),
+        account=account,
+        lines=lines,
+        netsuite_sales_order_id=row.get("NetSuite_Sales_Order_ID__c"),
+        netsuite_sales_order_number=row.get("NetSuite_Sales_Order_Number__c"),
+    )

@@ -1,0 +1,3 @@
+from q2c.store.store import LinkKind, RecordLink, Store
+
+__all__ = ["LinkKind", "RecordLink", "Store"]

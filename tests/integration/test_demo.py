@@ -1,0 +1,110 @@
+"""The main job, as a user runs it: ``q2c demo`` in its own process, twice, on free ports."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from q2c.sandbox.server import free_port
+from starter.processes import port_open
+
+REPO = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def demo_env(tmp_path: Path) -> dict[str, str]:
+    ports = {name: free_port() for name in ("temporal", "ui", "sf", "ns", "webhook")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("Q2C_")}
+    env.update(
+        Q2C_DATA_DIR=str(tmp_path / "data"),
+        Q2C_TEMPORAL_ADDRESS=f"127.0.0.1:{ports['temporal']}",
+        Q2C_TEMPORAL_UI_URL=f"http://127.0.0.1:{ports['ui']}",
+        Q2C_SALESFORCE_TOKEN_URL=f"https://127.0.0.1:{ports['sf']}/services/oauth2/token",
+        Q2C_NETSUITE_BASE_URL=f"https://127.0.0.1:{ports['ns']}",
+        Q2C_WEBHOOK_PORT=str(ports["webhook"]),
+    )
+    return env
+
+
+def _ports(env: dict[str, str]) -> list[int]:
+    return [
+        int(env["Q2C_TEMPORAL_ADDRESS"].rsplit(":", 1)[1]),
+        int(env["Q2C_TEMPORAL_UI_URL"].rsplit(":", 1)[1]),
+        int(env["Q2C_SALESFORCE_TOKEN_URL"].split(":")[2].split("/")[0]),
+        int(env["Q2C_NETSUITE_BASE_URL"].rsplit(":", 1)[1]),
+        int(env["Q2C_WEBHOOK_PORT"]),
+    ]
+
+
+def _run_demo(env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "starter.cli", "demo"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def _orders(output: str) -> dict[str, str]:
+    """Opportunity name -> sales order number, from the printed table."""
+    return dict(re.findall(r"│ (\w+ - [^│]+?)\s+│[^\n]*?│ (SO\d+)\s+│", output))
+
+
+def test_demo_creates_the_orders_once_and_finds_them_on_the_second_run(demo_env: dict[str, str]) -> None:
+    first = _run_demo(demo_env)
+
+    assert "Seeded both sandboxes." in first
+    assert "NetSuite sales orders: 0 before this run, 5 after (5 created)." in first
+    orders = _orders(first)
+    assert len(orders) == 5 and len(set(orders.values())) == 5
+    assert "needs attention: Opportunity" in first and "('Beta Add-on') has no NetSuite item" in first
+    assert first.count("/namespaces/default/workflows/order:006") == 6
+    assert not any(port_open("127.0.0.1", port) for port in _ports(demo_env))  # every child stopped
+
+    second = _run_demo(demo_env)
+
+    assert "Sandboxes already hold the demo data." in second
+    assert "Moved 0 deals to Closed Won (6 were already won)" in second
+    assert "NetSuite sales orders: 5 before this run, 5 after (0 created)." in second
+    assert _orders(second) == orders
+
+
+def test_ctrl_c_stops_every_process_the_demo_started(demo_env: dict[str, str]) -> None:
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "starter.cli", "demo", "--keep-running"],
+        cwd=REPO,
+        env=demo_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        deadline = time.monotonic() + 240
+        seen = []
+        for line in demo.stdout:
+            seen.append(line)
+            if "Everything keeps running" in line or time.monotonic() > deadline:
+                break
+        assert any("Everything keeps running" in line for line in seen), "".join(seen)
+        assert all(port_open("127.0.0.1", port) for port in _ports(demo_env))
+
+        demo.send_signal(signal.SIGINT)
+
+        assert demo.wait(60) == 130
+        assert not any(port_open("127.0.0.1", port) for port in _ports(demo_env))
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()

@@ -1,0 +1,118 @@
+"""The q2c worker: builds the clients, the store and the activity objects, and runs one worker per
+task queue. Run it with ``q2c worker`` (or ``python worker.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.mapping import MappingActivities
+from activities.netsuite import NetSuiteActivities
+from activities.salesforce import SalesforceActivities
+from q2c.config import Settings
+from q2c.connectors.netsuite import NetSuiteClient, NetSuiteConnection
+from q2c.connectors.salesforce import SalesforceClient, SalesforceConnection
+from q2c.domain.mapping import load_mapping
+from q2c.store import Store
+from starter.connect import connect_temporal
+from workflows import names
+from workflows.order_to_cash import OrderToCash
+
+log = logging.getLogger("q2c.worker")
+
+
+def salesforce_client(settings: Settings) -> SalesforceClient:
+    return SalesforceClient(
+        SalesforceConnection(
+            token_url=settings.salesforce_token_url,
+            client_id=settings.salesforce_client_id,
+            client_secret=settings.salesforce_client_secret,
+            username=settings.salesforce_username,
+            password=settings.salesforce_password,
+            grant=settings.salesforce_grant,
+            api_version=settings.salesforce_api_version,
+            ca_path=settings.effective_ca_path(),
+        )
+    )
+
+
+def netsuite_client(settings: Settings) -> NetSuiteClient:
+    return NetSuiteClient(
+        NetSuiteConnection(
+            account_id=settings.netsuite_account_id,
+            base_url=settings.netsuite_base_url,
+            consumer_key=settings.netsuite_consumer_key,
+            consumer_secret=settings.netsuite_consumer_secret,
+            token_id=settings.netsuite_token_id,
+            token_secret=settings.netsuite_token_secret,
+            ca_path=settings.effective_ca_path(),
+        )
+    )
+
+
+def build_workers(client: Client, settings: Settings, store: Store, netsuite: NetSuiteClient) -> list[Worker]:
+    load_mapping(settings.mapping_path)  # refuse to start on a broken mapping file, naming the field
+    salesforce = SalesforceActivities(salesforce_client(settings))
+    mapping = MappingActivities(settings.mapping_path)
+    netsuite_activities = NetSuiteActivities(netsuite, store)
+    return [
+        Worker(
+            client,
+            task_queue=names.TASK_QUEUE,
+            workflows=[OrderToCash],
+            activities=[
+                salesforce.read_opportunity,
+                salesforce.link_account_to_customer,
+                salesforce.write_order_status,
+                mapping.load_mapping,
+            ],
+        ),
+        Worker(
+            client,
+            task_queue=names.NETSUITE_TASK_QUEUE,
+            activities=[
+                netsuite_activities.upsert_customer,
+                netsuite_activities.upsert_sales_order,
+                netsuite_activities.get_sales_order,
+            ],
+            # The NetSuite account refuses requests over its concurrency limit; this worker's share.
+            max_concurrent_activities=settings.netsuite_concurrency_share,
+        ),
+    ]
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    store = Store(settings.effective_database_url())
+    store.create_all()
+    client = await connect_temporal(settings)
+    netsuite = netsuite_client(settings)
+    workers = build_workers(client, settings, store, netsuite)
+    stop = stop or asyncio.Event()
+    try:
+        async with workers[0], workers[1]:
+            log.info("q2c worker polling %s and %s", names.TASK_QUEUE, names.NETSUITE_TASK_QUEUE)
+            await stop.wait()
+    finally:
+        await netsuite.aclose()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
