@@ -64,6 +64,20 @@ class ApiError(Exception):
         return f"{self.system} {self.operation} failed{status}: {self.code}: {self.detail}"
 
 
+def transport_error(system: str, operation: str, exc: Exception) -> ApiError:
+    """A request that got no HTTP answer (refused, reset, timed out, TLS): always worth retrying.
+
+    The clients' messages name the URL, never credentials (those travel in headers and bodies).
+    """
+    return ApiError(
+        system=system,
+        operation=operation,
+        kind=ErrorKind.RETRYABLE,
+        code=type(exc).__name__,
+        detail=str(exc)[:300] or type(exc).__name__,
+    )
+
+
 def classify(status: int | None, code: str) -> ErrorKind:
     if code in RETRYABLE_CODES or status is None or status == 429 or status >= 500:
         return ErrorKind.RETRYABLE

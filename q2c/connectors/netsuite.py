@@ -17,7 +17,7 @@ import httpx
 from oauthlib import oauth1
 from pydantic import SecretStr
 
-from q2c.connectors.errors import ApiError, ErrorKind, classify, parse_retry_after
+from q2c.connectors.errors import ApiError, ErrorKind, classify, parse_retry_after, transport_error
 
 SYSTEM = "NetSuite"
 RECORD_PATH = "/services/rest/record/v1"
@@ -85,13 +85,7 @@ class NetSuiteClient:
         try:
             response = await self._http.request(method, url, content=content, headers=signed_headers)
         except httpx.HTTPError as exc:
-            raise ApiError(
-                system=SYSTEM,
-                operation=operation,
-                kind=ErrorKind.RETRYABLE,
-                code=type(exc).__name__,
-                detail=str(exc)[:300] or type(exc).__name__,
-            ) from None
+            raise transport_error(SYSTEM, operation, exc) from None
         if response.status_code >= 400:
             raise _api_error(operation, response)
         return response

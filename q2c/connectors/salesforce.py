@@ -26,6 +26,7 @@ from q2c.connectors.errors import (
     ApiError,
     ErrorKind,
     classify,
+    transport_error,
 )
 from q2c.domain.records import Account, Opportunity, OpportunityLine, Product
 
@@ -112,13 +113,7 @@ class SalesforceClient:
         try:
             response = self._session.post(self._conn.token_url, data=form, auth=auth, timeout=30)
         except requests.RequestException as exc:
-            raise ApiError(
-                system=SYSTEM,
-                operation=operation,
-                kind=ErrorKind.RETRYABLE,
-                code=type(exc).__name__,
-                detail=_transport_detail(exc),
-            ) from None
+            raise transport_error(SYSTEM, operation, exc) from None
         if response.status_code != 200:
             body = _json_or_none(response) or {}
             code = str(body.get("error", "LOGIN_FAILED")) if isinstance(body, dict) else "LOGIN_FAILED"
@@ -161,13 +156,7 @@ class SalesforceClient:
         except SalesforceError as exc:
             raise _api_error(operation, exc) from None
         except requests.RequestException as exc:
-            raise ApiError(
-                system=SYSTEM,
-                operation=operation,
-                kind=ErrorKind.RETRYABLE,
-                code=type(exc).__name__,
-                detail=_transport_detail(exc),
-            ) from None
+            raise transport_error(SYSTEM, operation, exc) from None
 
     # -- calls -----------------------------------------------------------------------------------
     def get_opportunity(self, opportunity_id: str) -> Opportunity | None:
@@ -215,11 +204,6 @@ def _api_error(operation: str, exc: SalesforceError) -> ApiError:
         status=exc.status,
         retry_after=retry_after,
     )
-
-
-def _transport_detail(exc: Exception) -> str:
-    # requests' messages carry the URL, never credentials (those go in the body or headers).
-    return str(exc)[:300]
 
 
 def _json_or_none(response: requests.Response) -> Any:
