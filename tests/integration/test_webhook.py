@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
 from q2c.config import Settings
 from q2c.domain.order import OrderStage
@@ -112,3 +114,28 @@ async def test_bad_requests_get_a_4xx_that_says_why(
     assert reply.status_code == status
     assert reason in reply.text
     assert "<Ack>true</Ack>" not in reply.text
+
+
+async def test_no_ack_when_temporal_does_not_take_the_signal(
+    settings: Settings, sandboxes: Sandboxes, temporal_env: WorkflowEnvironment
+) -> None:
+    # A namespace that does not exist: every signal-with-start is refused, as when Temporal is down.
+    broken = await Client.connect(
+        temporal_env.client.service_client.config.target_host,
+        namespace="no-such-namespace",
+        data_converter=pydantic_data_converter,
+    )
+    server = BackgroundServer(
+        create_webhook_app(settings, broken), settings.webhook_host, settings.webhook_port, sandboxes.cert
+    ).start()
+    try:
+        async with httpx.AsyncClient(verify=str(sandboxes.cert.ca_path), timeout=30) as http:
+            reply = await http.post(
+                settings.webhook_url, content=outbound_message(org=settings.salesforce_org_id)
+            )
+    finally:
+        server.stop()
+
+    assert reply.status_code == 503
+    assert "could not hand the deals to Temporal" in reply.text
+    assert "<Ack>true</Ack>" not in reply.text  # Salesforce keeps the message and redelivers it
