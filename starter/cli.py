@@ -78,6 +78,27 @@ def _cmd_sandbox_up(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_sandbox_seed(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from q2c.sandbox.admin_client import SandboxAdmin
+    from q2c.sandbox.generate import generate, load
+
+    ca = settings.effective_ca_path()
+    salesforce_url = settings.salesforce_token_url.split("/services/")[0]
+    started = time.monotonic()
+    data = generate(args.accounts, args.random_seed)
+    with (
+        SandboxAdmin(salesforce_url, args.admin_key, ca) as sf,
+        SandboxAdmin(settings.netsuite_base_url, args.admin_key, ca) as ns,
+    ):
+        counts = load(data, sf, ns)
+    console.print(
+        f"Loaded in {time.monotonic() - started:.1f}s: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+    )
+    return 0
+
+
 def _cmd_dev_server(args: argparse.Namespace, settings: Settings) -> int:
     import os
 
@@ -189,6 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--netsuite-port", type=int, default=9444)
     up.add_argument("--seed", action="store_true", help="load the demo data set into empty sandboxes")
     up.set_defaults(handler=_cmd_sandbox_up)
+    seed = sandbox_sub.add_parser(
+        "seed", help="load a generated, realistically messy data set of any size into running sandboxes"
+    )
+    seed.add_argument("--accounts", type=int, default=1000)
+    seed.add_argument("--random-seed", type=int, default=7, help="same seed, same data")
+    seed.add_argument("--admin-key", default="q2c-sandbox-admin")
+    seed.set_defaults(handler=_cmd_sandbox_seed)
 
     closed = sub.add_parser("deal-closed", help="tell q2c an opportunity is Closed Won")
     closed.add_argument("opportunity_id")
