@@ -12,14 +12,17 @@ from temporalio.worker import Worker
 
 from activities.mapping import MappingActivities
 from activities.netsuite import NetSuiteActivities
+from activities.poller import NetSuitePollerActivities
 from activities.salesforce import SalesforceActivities
 from q2c.config import Settings
 from q2c.connectors.netsuite import NetSuiteClient, NetSuiteConnection
+from q2c.connectors.netsuite_billing import NetSuiteBilling
 from q2c.connectors.salesforce import SalesforceClient, SalesforceConnection
 from q2c.domain.mapping import load_mapping
 from q2c.store import Store
 from starter.connect import connect_temporal
 from workflows import names
+from workflows.netsuite_poll import NetSuitePoll
 from workflows.order_to_cash import OrderToCash
 
 log = logging.getLogger("q2c.worker")
@@ -59,16 +62,25 @@ def build_workers(client: Client, settings: Settings, store: Store, netsuite: Ne
     salesforce = SalesforceActivities(salesforce_client(settings))
     mapping = MappingActivities(settings.mapping_path)
     netsuite_activities = NetSuiteActivities(netsuite, store)
+    poller = NetSuitePollerActivities(NetSuiteBilling(netsuite), store, client)
     return [
         Worker(
             client,
             task_queue=names.TASK_QUEUE,
-            workflows=[OrderToCash],
+            workflows=[OrderToCash, NetSuitePoll],
             activities=[
                 salesforce.read_opportunity,
                 salesforce.link_account_to_customer,
                 salesforce.write_order_status,
+                salesforce.upsert_invoice,
+                salesforce.write_billing_totals,
+                salesforce.read_account,
+                salesforce.set_account_credit,
+                salesforce.upsert_task,
                 mapping.load_mapping,
+                poller.load_watermark,
+                poller.save_poll,
+                poller.find_orders,
             ],
         ),
         Worker(
@@ -78,6 +90,11 @@ def build_workers(client: Client, settings: Settings, store: Store, netsuite: Ne
                 netsuite_activities.upsert_customer,
                 netsuite_activities.upsert_sales_order,
                 netsuite_activities.get_sales_order,
+                netsuite_activities.get_order_billing,
+                netsuite_activities.check_credit,
+                netsuite_activities.close_sales_order,
+                poller.read_netsuite_changes,
+                poller.evaluate_credit,
             ],
             # The NetSuite account refuses requests over its concurrency limit; this worker's share.
             max_concurrent_activities=settings.netsuite_concurrency_share,

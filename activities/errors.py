@@ -21,6 +21,7 @@ class BusinessError(StrEnum):
     """Known business errors: never retried by Temporal; the workflow parks in needs_attention."""
 
     OPPORTUNITY_NOT_FOUND = "OpportunityNotFound"
+    ACCOUNT_NOT_FOUND = "AccountNotFound"
     MAPPING_INVALID = "MappingInvalid"
 
 

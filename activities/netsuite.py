@@ -14,7 +14,17 @@ from temporalio import activity
 
 from activities.errors import api_errors
 from q2c.connectors.netsuite import NetSuiteClient
-from q2c.domain.messages import CustomerRef, GetSalesOrder, SalesOrderRef
+from q2c.connectors.netsuite_billing import NetSuiteBilling
+from q2c.domain.billing import CreditState, OrderBilling, credit_state
+from q2c.domain.messages import (
+    CheckCredit,
+    CloseSalesOrder,
+    CustomerRef,
+    GetOrderBilling,
+    GetSalesOrder,
+    SalesOrderRef,
+    Written,
+)
 from q2c.domain.order import CustomerUpsert, SalesOrderUpsert
 from q2c.domain.records import SalesOrder
 from q2c.store import LinkKind, Store
@@ -25,6 +35,7 @@ SF_ACCOUNT_FIELD = "custentity_sf_account_id"
 class NetSuiteActivities:
     def __init__(self, client: NetSuiteClient, store: Store) -> None:
         self._client = client
+        self._billing = NetSuiteBilling(client)
         self._store = store
 
     @activity.defn(name="upsert_customer")
@@ -81,6 +92,23 @@ class NetSuiteActivities:
         with api_errors():
             record = await self._client.get("salesOrder", request.sales_order_id)
         return _sales_order(record)
+
+    @activity.defn(name="get_order_billing")
+    async def get_order_billing(self, request: GetOrderBilling) -> OrderBilling:
+        with api_errors():
+            return await self._billing.order_billing(request.sales_order_id)
+
+    @activity.defn(name="check_credit")
+    async def check_credit(self, request: CheckCredit) -> CreditState:
+        with api_errors():
+            customer = await self._billing.customer_credit(request.customer_id)
+        return credit_state(customer, request.overdue_days)
+
+    @activity.defn(name="close_sales_order")
+    async def close_sales_order(self, request: CloseSalesOrder) -> Written:
+        with api_errors():
+            await self._billing.close_sales_order(request.opportunity_id)
+        return Written(record_id=request.opportunity_id)
 
 
 def _ref_id(value: Any) -> str | None:

@@ -9,8 +9,18 @@ from temporalio import activity
 
 from activities.errors import BusinessError, api_errors, business_error
 from q2c.connectors.salesforce import SalesforceClient
-from q2c.domain.messages import LinkAccount, OrderStatusUpdate, ReadOpportunity, Written
-from q2c.domain.records import Opportunity
+from q2c.domain.messages import (
+    AccountCredit,
+    BillingTotals,
+    CreditTask,
+    InvoiceUpsert,
+    LinkAccount,
+    OrderStatusUpdate,
+    ReadAccount,
+    ReadOpportunity,
+    Written,
+)
+from q2c.domain.records import Account, Opportunity
 
 SYNC_MESSAGE_MAX = 1000  # length of Opportunity.Q2C_Sync_Message__c
 
@@ -52,6 +62,78 @@ class SalesforceActivities:
         if request.sales_order_id is not None:
             fields["NetSuite_Sales_Order_ID__c"] = request.sales_order_id
             fields["NetSuite_Sales_Order_Number__c"] = request.sales_order_number
+        elif request.clear_sales_order:
+            fields["NetSuite_Sales_Order_ID__c"] = None
+            fields["NetSuite_Sales_Order_Number__c"] = None
         with api_errors():
             await asyncio.to_thread(self._client.update, "Opportunity", request.opportunity_id, fields)
         return Written(record_id=request.opportunity_id)
+
+    @activity.defn(name="upsert_invoice")
+    async def upsert_invoice(self, request: InvoiceUpsert) -> Written:
+        invoice = request.invoice
+        fields: dict[str, object] = {
+            "Name": invoice.number,
+            "Opportunity__c": request.opportunity_id,
+            "Amount__c": float(invoice.total),
+            "Amount_Due__c": float(invoice.amount_remaining),
+            "Status__c": invoice.status,
+            "Due_Date__c": invoice.due_date,
+            "Days_Overdue__c": invoice.days_overdue,
+        }
+        if request.account_id:
+            fields["Account__c"] = request.account_id
+        if invoice.currency:
+            fields["CurrencyIsoCode"] = invoice.currency
+        with api_errors():
+            await asyncio.to_thread(
+                self._client.upsert, "NetSuite_Invoice__c", "NetSuite_Invoice_ID__c", invoice.id, fields
+            )
+        return Written(record_id=invoice.id)
+
+    @activity.defn(name="write_billing_totals")
+    async def write_billing_totals(self, request: BillingTotals) -> Written:
+        fields = {"Billed_Amount__c": float(request.billed), "Paid_Amount__c": float(request.paid)}
+        with api_errors():
+            await asyncio.to_thread(self._client.update, "Opportunity", request.opportunity_id, fields)
+        return Written(record_id=request.opportunity_id)
+
+    @activity.defn(name="read_account")
+    async def read_account(self, request: ReadAccount) -> Account:
+        with api_errors():
+            account = await asyncio.to_thread(self._client.get_account, request.account_id)
+        if account is None:
+            raise business_error(
+                BusinessError.ACCOUNT_NOT_FOUND, f"Account {request.account_id} does not exist in Salesforce."
+            )
+        return account
+
+    @activity.defn(name="set_account_credit")
+    async def set_account_credit(self, request: AccountCredit) -> Written:
+        state = request.state
+        fields: dict[str, object] = {
+            "Credit_Hold__c": state.on_hold,
+            "Credit_Hold_Reason__c": (state.reason or "")[:255] or None,
+            "NetSuite_Balance__c": float(state.balance),
+            "NetSuite_Overdue_Balance__c": float(state.overdue_balance),
+        }
+        with api_errors():
+            await asyncio.to_thread(self._client.update, "Account", request.account_id, fields)
+        return Written(record_id=request.account_id)
+
+    @activity.defn(name="upsert_task")
+    async def upsert_task(self, request: CreditTask) -> Written:
+        fields: dict[str, object] = {
+            "Subject": request.subject[:255],
+            "Description": request.description,
+            "WhatId": request.account_id,
+            "Priority": "High",
+            "Status": "Not Started",
+        }
+        if request.owner_id:
+            fields["OwnerId"] = request.owner_id
+        if request.due_date:
+            fields["ActivityDate"] = request.due_date
+        with api_errors():
+            await asyncio.to_thread(self._client.upsert, "Task", "Q2C_Key__c", request.key, fields)
+        return Written(record_id=request.key)

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     activity_max_attempts: int = Field(default=10, ge=1)
     activity_max_interval_seconds: float = Field(default=60.0, gt=0)
 
+    # Billing and credit (NetSuite is master; these are q2c's safety nets and thresholds).
+    billing_recheck_seconds: float = Field(default=6 * 3600.0, gt=0)
+    credit_recheck_seconds: float = Field(default=3600.0, gt=0)
+    credit_overdue_days: int = Field(default=30, ge=0)
+    netsuite_poll_interval_seconds: float = Field(default=60.0, gt=0)
+
     # Base URLs of the two user interfaces, for links in the Temporal web UI.
     netsuite_ui_url: str | None = None
 

@@ -116,17 +116,47 @@ def _cmd_dev_server(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     from starter.connect import connect_temporal
+    from starter.schedules import ensure_poll_schedule
     from starter.temporal_server import register_search_attributes
 
-    async def run() -> list[str]:
+    async def run() -> tuple[list[str], str]:
         client = await connect_temporal(settings)
-        return await register_search_attributes(client, settings.temporal_namespace)
+        added = await register_search_attributes(client, settings.temporal_namespace)
+        return added, await ensure_poll_schedule(client, settings)
 
-    added = asyncio.run(run())
+    added, schedule = asyncio.run(run())
     console.print(
         f"Search attributes added: {', '.join(added)}" if added else "Search attributes already registered."
     )
+    console.print(
+        f"NetSuite poller schedule {schedule} (every {settings.netsuite_poll_interval_seconds:g}s)."
+    )
     return 0
+
+
+def _cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
+    from starter.connect import connect_temporal
+    from starter.schedules import poll_once
+
+    async def run() -> int:
+        result = await poll_once(await connect_temporal(settings), settings)
+        console.print_json(result.model_dump_json())
+        return 0
+
+    return asyncio.run(run())
+
+
+def _cmd_approve_credit(args: argparse.Namespace, settings: Settings) -> int:
+    from starter.connect import connect_temporal
+    from starter.orders import approve_credit
+
+    async def run() -> int:
+        client = await connect_temporal(settings)
+        await approve_credit(client, args.opportunity_id, args.approved_by, args.note)
+        console.print(f"credit approved for order:{args.opportunity_id} by {args.approved_by}")
+        return 0
+
+    return asyncio.run(run())
 
 
 def _cmd_deal_closed(args: argparse.Namespace, settings: Settings) -> int:
@@ -199,9 +229,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "dev-server", help="run the Temporal dev server with q2c's search attributes"
     ).set_defaults(handler=_cmd_dev_server)
-    sub.add_parser("setup", help="register q2c's search attributes on the Temporal cluster").set_defaults(
-        handler=_cmd_setup
+    sub.add_parser(
+        "setup",
+        help="register q2c's search attributes and the NetSuite poller schedule on the Temporal cluster",
+    ).set_defaults(handler=_cmd_setup)
+    sub.add_parser("poll", help="poll NetSuite for billing and credit changes once, now").set_defaults(
+        handler=_cmd_poll
     )
+    approve = sub.add_parser("approve-credit", help="let an order waiting on a credit hold go ahead")
+    approve.add_argument("opportunity_id")
+    approve.add_argument("--approved-by", required=True, help="who in finance approved it")
+    approve.add_argument("--note", default="")
+    approve.set_defaults(handler=_cmd_approve_credit)
 
     sandbox = sub.add_parser("sandbox", help="the local Salesforce and NetSuite sandboxes")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)

@@ -10,10 +10,19 @@ from dataclasses import dataclass
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from q2c.config import Settings
-from q2c.domain.messages import DealClosed, OrderInput, OrderOptions, OrderStatus, RecordLinks, RetryRequest
+from q2c.domain.messages import (
+    CreditApproval,
+    DealClosed,
+    DealReopened,
+    OrderInput,
+    OrderOptions,
+    OrderStatus,
+    RecordLinks,
+    RetryRequest,
+)
 from q2c.domain.order import OrderStage
 from workflows import names
 
@@ -26,6 +35,9 @@ def order_input(settings: Settings, opportunity_id: str) -> OrderInput:
             activity_timeout_seconds=settings.activity_timeout_seconds,
             activity_max_attempts=settings.activity_max_attempts,
             activity_max_interval_seconds=settings.activity_max_interval_seconds,
+            billing_recheck_seconds=settings.billing_recheck_seconds,
+            credit_recheck_seconds=settings.credit_recheck_seconds,
+            credit_overdue_days=settings.credit_overdue_days,
         ),
         links=RecordLinks(
             salesforce=salesforce_ui, netsuite=settings.netsuite_ui_url or settings.netsuite_base_url
@@ -68,6 +80,23 @@ async def retry_order(client: Client, opportunity_id: str, reason: str = "") -> 
     await handle.signal(names.RETRY_SIGNAL, RetryRequest(reason=reason))
 
 
+async def approve_credit(client: Client, opportunity_id: str, approved_by: str, note: str = "") -> None:
+    handle = client.get_workflow_handle(names.order_workflow_id(opportunity_id))
+    await handle.signal(names.APPROVE_CREDIT_SIGNAL, CreditApproval(approved_by=approved_by, note=note))
+
+
+async def deal_reopened(client: Client, event: DealReopened) -> bool:
+    """Tell a running order its deal left Closed Won; False when no order workflow runs for it."""
+    handle = client.get_workflow_handle(names.order_workflow_id(event.opportunity_id))
+    try:
+        await handle.signal(names.DEAL_REOPENED_SIGNAL, event)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False  # never ordered, or the order finished: nothing to undo
+        raise
+    return True
+
+
 async def order_status(client: Client, opportunity_id: str) -> OrderStatus:
     """The order's status: live from a running workflow, its result once finished."""
     handle = client.get_workflow_handle(names.order_workflow_id(opportunity_id), result_type=OrderStatus)
@@ -82,7 +111,21 @@ def web_ui_link(settings: Settings, opportunity_id: str) -> str:
     return f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
 
 
-SETTLED = frozenset({OrderStage.SALES_ORDER_CREATED, OrderStage.NEEDS_ATTENTION})
+# The sales order exists (whatever its billing): what "the deal became an order" means to a waiter.
+ORDER_CREATED = frozenset(
+    {
+        OrderStage.SALES_ORDER_CREATED,
+        OrderStage.AWAITING_INVOICE,
+        OrderStage.AWAITING_PAYMENT,
+        OrderStage.PAID,
+    }
+)
+# Where an order stays until something outside q2c happens.
+SETTLED = ORDER_CREATED | {
+    OrderStage.NEEDS_ATTENTION,
+    OrderStage.AWAITING_CREDIT_RELEASE,
+    OrderStage.REOPENED,
+}
 
 
 async def wait_until_settled(

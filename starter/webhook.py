@@ -19,10 +19,11 @@ from starlette.routing import Route
 from temporalio.client import Client
 
 from q2c.config import Settings
-from q2c.domain.messages import DealClosed
+from q2c.domain.messages import DealClosed, DealReopened
 from starter.connect import connect_temporal
-from starter.orders import deal_closed
+from starter.orders import deal_closed, deal_reopened
 from starter.outbound_message import (
+    Notification,
     OutboundMessageError,
     ack_response,
     fault_response,
@@ -71,31 +72,36 @@ def create_webhook_app(settings: Settings, client: Client | None = None) -> Star
             log.warning("Rejected outbound message: %s", exc)
             return _soap(fault_response(str(exc)), exc.status)
 
-        won = [item for item in message.notifications if item.fields.get("IsWon", "true") != "false"]
-        try:
-            await asyncio.gather(
-                *(
-                    deal_closed(
-                        temporal["client"],
-                        settings,
-                        DealClosed(
-                            opportunity_id=item.record_id,
-                            source="outbound-message",
-                            notification_id=item.notification_id,
-                        ),
-                    )
-                    for item in won
+        client_now = temporal["client"]
+
+        async def hand_over(item: Notification) -> None:
+            if item.fields.get("IsWon", "true") == "false":
+                # Away from Closed Won: only an order that exists has anything to undo.
+                await deal_reopened(
+                    client_now,
+                    DealReopened(
+                        opportunity_id=item.record_id,
+                        source="outbound-message",
+                        notification_id=item.notification_id,
+                    ),
                 )
-            )
+            else:
+                await deal_closed(
+                    client_now,
+                    settings,
+                    DealClosed(
+                        opportunity_id=item.record_id,
+                        source="outbound-message",
+                        notification_id=item.notification_id,
+                    ),
+                )
+
+        try:
+            await asyncio.gather(*(hand_over(item) for item in message.notifications))
         except Exception as exc:  # Temporal unreachable or refusing: no Ack, Salesforce redelivers
-            log.error("Could not signal deal_closed, Salesforce will redeliver: %s", exc)
+            log.error("Could not signal the order workflows, Salesforce will redeliver: %s", exc)
             return _soap(fault_response(f"could not hand the deals to Temporal: {exc}", False), 503)
-        log.info(
-            "Outbound message %s: %d notifications, %d deals closed",
-            message.action_id,
-            len(message.notifications),
-            len(won),
-        )
+        log.info("Outbound message %s: %d notifications", message.action_id, len(message.notifications))
         return _soap(ack_response())
 
     async def health(request: Request) -> Response:

@@ -9,8 +9,15 @@ TASK_QUEUE = "q2c"  # workflows and Salesforce activities
 NETSUITE_TASK_QUEUE = "q2c-netsuite"  # NetSuite activities: bounded by the account's concurrency limit
 
 ORDER_WORKFLOW = "OrderToCash"
+NETSUITE_POLL_WORKFLOW = "NetSuitePoll"
+NETSUITE_POLL_SCHEDULE = "poll-netsuite"
+NETSUITE_POLL_WORKFLOW_ID = "poll:netsuite"
 DEAL_CLOSED_SIGNAL = "deal_closed"
+DEAL_REOPENED_SIGNAL = "deal_reopened"
 RETRY_SIGNAL = "retry"
+BILLING_CHANGED_SIGNAL = "billing_changed"
+CREDIT_RELEASED_SIGNAL = "credit_released"
+APPROVE_CREDIT_SIGNAL = "approve_credit"
 STATUS_QUERY = "status"
 
 _ORDER_PREFIX = "order:"

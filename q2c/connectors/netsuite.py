@@ -126,6 +126,28 @@ class NetSuiteClient:
         result: dict[str, Any] = response.json()
         return result
 
+    async def patch(
+        self, record_type: str, record_id: str, body: dict[str, Any], *, replace: str | None = None
+    ) -> None:
+        await self.request(
+            "PATCH",
+            f"{RECORD_PATH}/{record_type}/{quote(record_id, safe=':')}",
+            body=body,
+            params={"replace": replace} if replace else None,
+            operation=f"update of {record_type} {record_id}",
+        )
+
+    async def suiteql_rows(self, query: str, *, page_size: int = 1000) -> list[dict[str, Any]]:
+        """Every row of a SuiteQL query, paging with offset while NetSuite says there is more."""
+        rows: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = await self.suiteql(query, limit=page_size, offset=offset)
+            rows.extend(page.get("items") or [])
+            if not page.get("hasMore"):
+                return rows
+            offset += page_size
+
     async def suiteql(self, query: str, *, limit: int = 1000, offset: int = 0) -> dict[str, Any]:
         response = await self.request(
             "POST",

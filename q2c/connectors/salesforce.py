@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import requests
 from pydantic import SecretStr
@@ -171,6 +172,35 @@ class SalesforceClient:
         self._call(
             f"update of {sobject} {record_id}",
             lambda sf: getattr(sf, sobject).update(record_id, fields),
+        )
+
+    def upsert(self, sobject: str, external_field: str, value: str, fields: dict[str, Any]) -> bool:
+        """Create or update the record whose ``external_field`` is ``value``; True when created."""
+        status = self._call(
+            f"upsert of {sobject} {external_field}={value}",
+            lambda sf: getattr(sf, sobject).upsert(f"{external_field}/{quote(value, safe='')}", fields),
+        )
+        return status == 201
+
+    def get_account(self, account_id: str) -> Account | None:
+        soql = format_soql(
+            "SELECT Id, Name, Website, Phone, CurrencyIsoCode, NetSuite_Internal_ID__c, OwnerId "
+            "FROM Account WHERE Id = {}",
+            require_id(account_id, "an account"),
+        )
+        result = self._call(f"query of Account {account_id}", lambda sf: sf.query(soql))
+        records = result.get("records") or []
+        if not records:
+            return None
+        row = records[0]
+        return Account(
+            id=row["Id"],
+            name=row.get("Name") or "",
+            website=row.get("Website"),
+            phone=row.get("Phone"),
+            currency=row.get("CurrencyIsoCode"),
+            netsuite_customer_id=row.get("NetSuite_Internal_ID__c"),
+            owner_id=row.get("OwnerId"),
         )
 
     def query_all(self, soql: str) -> list[dict[str, Any]]:

@@ -10,16 +10,21 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from q2c.domain.billing import CreditState, Invoice
 from q2c.domain.order import OrderStage, SyncStatus
 
 
 # --- order-to-cash workflow -------------------------------------------------------------------------
 class OrderOptions(BaseModel):
-    """Timeouts and retry limits, chosen by the starter from settings so tests can shorten them."""
+    """Timeouts, retry limits and re-check intervals, chosen by the starter from settings."""
 
     activity_timeout_seconds: float = 30.0
     activity_max_attempts: int = 10
     activity_max_interval_seconds: float = 60.0
+    # Safety nets behind the poller's signals: durable timers that re-read NetSuite anyway.
+    billing_recheck_seconds: float = 6 * 3600.0
+    credit_recheck_seconds: float = 3600.0
+    credit_overdue_days: int = 30
 
 
 class RecordLinks(BaseModel):
@@ -33,6 +38,7 @@ class OrderInput(BaseModel):
     opportunity_id: str
     options: OrderOptions = Field(default_factory=OrderOptions)
     links: RecordLinks = Field(default_factory=RecordLinks)
+    resume: OrderStatus | None = None  # the state carried over by continue-as-new
 
 
 class DealClosed(BaseModel):
@@ -47,6 +53,33 @@ class RetryRequest(BaseModel):
     """Signal: a person fixed the data; re-read the opportunity and carry on."""
 
     reason: str = ""
+
+
+class DealReopened(BaseModel):
+    """Signal: the opportunity left Closed Won."""
+
+    opportunity_id: str
+    source: str
+    notification_id: str | None = None
+
+
+class BillingChanged(BaseModel):
+    """Signal from the NetSuite poller: an invoice or payment of this order changed; re-read."""
+
+    reason: str = ""
+
+
+class CreditReleased(BaseModel):
+    """Signal from the NetSuite poller: the customer is no longer on credit hold."""
+
+    customer_id: str
+
+
+class CreditApproval(BaseModel):
+    """Signal from finance: create the order although the customer is on credit hold."""
+
+    approved_by: str
+    note: str = ""
 
 
 class OrderStatus(BaseModel):
@@ -64,6 +97,12 @@ class OrderStatus(BaseModel):
     subsidiary: str | None = None
     deal_closed_signals: int = 0
     attempts: int = 0
+    deal_won: bool = True  # the last word from Salesforce: Closed Won (True) or reopened (False)
+    credit_hold_reason: str | None = None
+    credit_approved_by: str | None = None
+    billed: Decimal | None = None
+    paid: Decimal | None = None
+    invoices: dict[str, str] = Field(default_factory=dict)  # invoice id -> fingerprint last written
 
 
 # --- activities --------------------------------------------------------------------------------------
@@ -82,6 +121,41 @@ class OrderStatusUpdate(BaseModel):
     message: str
     sales_order_id: str | None = None
     sales_order_number: str | None = None
+    clear_sales_order: bool = False  # the order was closed: the opportunity no longer points at it
+
+
+class InvoiceUpsert(BaseModel):
+    invoice: Invoice
+    account_id: str | None
+    opportunity_id: str
+
+
+class BillingTotals(BaseModel):
+    opportunity_id: str
+    billed: Decimal
+    paid: Decimal
+
+
+class ReadAccount(BaseModel):
+    account_id: str
+
+
+class AccountCredit(BaseModel):
+    """What the Salesforce account shows of its NetSuite credit state."""
+
+    account_id: str
+    state: CreditState
+
+
+class CreditTask(BaseModel):
+    """A Task for the account owner; ``key`` makes raising the same alert twice one task."""
+
+    key: str
+    account_id: str
+    owner_id: str | None
+    subject: str
+    description: str
+    due_date: str | None = None
 
 
 class Written(BaseModel):
@@ -104,3 +178,88 @@ class GetSalesOrder(BaseModel):
 
 class LoadMapping(BaseModel):
     pass
+
+
+class CheckCredit(BaseModel):
+    customer_id: str
+    overdue_days: int
+
+
+class GetOrderBilling(BaseModel):
+    sales_order_id: str
+
+
+class CloseSalesOrder(BaseModel):
+    """Close the sales order whose externalId is the opportunity id; nothing to close is fine."""
+
+    opportunity_id: str
+
+
+# --- NetSuite poller ---------------------------------------------------------------------------------
+class PollInput(BaseModel):
+    credit_overdue_days: int = 30
+    # Re-read this far behind the watermark: two changes in the same second, or a clock step, are
+    # read twice rather than missed (every consequence is idempotent).
+    overlap_seconds: int = 120
+    options: OrderOptions = Field(default_factory=OrderOptions)
+
+
+class ReadChanges(BaseModel):
+    watermark: str | None
+    overlap_seconds: int
+    credit_overdue_days: int
+
+
+class NetSuiteChanges(BaseModel):
+    watermark: str | None  # the newest lastmodifieddate read (NetSuite's clock), ISO 8601
+    opportunity_ids: list[str]  # orders whose invoices or payments changed
+    customer_ids: list[str]  # customers whose credit may have changed
+    invoices_read: int
+
+
+class EvaluateCredit(BaseModel):
+    customer_ids: list[str]
+    overdue_days: int
+
+
+class CreditChange(BaseModel):
+    """A customer whose credit state differs from what q2c last wrote to Salesforce."""
+
+    state: CreditState
+    company_name: str
+    account_id: str | None  # the linked Salesforce account, if any
+    was_on_hold: bool
+
+
+class CreditChanges(BaseModel):
+    changes: list[CreditChange]
+
+
+class SavePoll(BaseModel):
+    watermark: str | None
+    credit: list[CreditState]
+
+
+class FindOrders(BaseModel):
+    query: str  # a Temporal visibility query
+
+
+class OrderIds(BaseModel):
+    opportunity_ids: list[str]
+
+
+class PollResult(BaseModel):
+    watermark: str | None
+    invoices_read: int
+    orders_signalled: int
+    credit_changes: int
+    holds_raised: int
+    holds_released: int
+
+
+class LoadWatermark(BaseModel):
+    poller: str = "netsuite"
+
+
+class WatermarkValue(BaseModel):
+    watermark: str | None

@@ -24,6 +24,12 @@ class OrderStage(StrEnum):
     CREATING_SALES_ORDER = "creating_sales_order"
     WRITING_BACK = "writing_back"
     SALES_ORDER_CREATED = "sales_order_created"
+    AWAITING_CREDIT_RELEASE = "awaiting_credit_release"
+    AWAITING_INVOICE = "awaiting_invoice"
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"
+    REOPENED = "reopened"  # the deal left Closed Won; its sales order was closed
+    ORDER_CLOSED = "order_closed"  # closed in NetSuite before it was billed
     NEEDS_ATTENTION = "needs_attention"
 
 
@@ -33,6 +39,8 @@ class SyncStatus(StrEnum):
     IN_PROGRESS = "In Progress"
     SYNCED = "Synced"
     NEEDS_ATTENTION = "Needs Attention"
+    AWAITING_CREDIT_RELEASE = "Awaiting Credit Release"
+    CLOSED = "Closed"
 
 
 class CustomerUpsert(BaseModel):

@@ -1,3 +1,3 @@
-from q2c.store.store import LinkKind, RecordLink, Store
+from q2c.store.store import CreditRecord, LinkKind, RecordLink, Store, Watermark
 
-__all__ = ["LinkKind", "RecordLink", "Store"]
+__all__ = ["CreditRecord", "LinkKind", "RecordLink", "Store", "Watermark"]

@@ -38,6 +38,28 @@ class RecordLink(SQLModel, table=True):
     updated_at: dt.datetime = Field(default_factory=_now)
 
 
+class Watermark(SQLModel, table=True):
+    """How far a change poller has read a system (its last seen modification time)."""
+
+    __tablename__ = "watermark"
+
+    name: str = Field(primary_key=True)
+    value: str
+    updated_at: dt.datetime = Field(default_factory=_now)
+
+
+class CreditRecord(SQLModel, table=True):
+    """The credit state q2c last wrote to Salesforce for a NetSuite customer: only changes are written."""
+
+    __tablename__ = "credit_state"
+
+    customer_id: str = Field(primary_key=True)
+    on_hold: bool
+    reason: str | None = None
+    fingerprint: str
+    updated_at: dt.datetime = Field(default_factory=_now)
+
+
 class Store:
     def __init__(self, url: str) -> None:
         connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {}
@@ -85,3 +107,32 @@ class Store:
     def links(self, kind: LinkKind) -> list[RecordLink]:
         with Session(self.engine) as session:
             return list(session.exec(select(RecordLink).where(RecordLink.kind == kind.value)))
+
+    # -- pollers ---------------------------------------------------------------------------------
+    def watermark(self, name: str) -> str | None:
+        with Session(self.engine) as session:
+            row = session.get(Watermark, name)
+            return row.value if row else None
+
+    def save_poll(self, name: str, watermark: str, credit: list[CreditRecord]) -> None:
+        """Advance the watermark and record the credit states written, in one transaction."""
+        with Session(self.engine) as session:
+            row = session.get(Watermark, name) or Watermark(name=name, value=watermark)
+            row.value, row.updated_at = watermark, _now()
+            session.add(row)
+            for record in credit:
+                existing = session.get(CreditRecord, record.customer_id)
+                if existing is None:
+                    session.add(CreditRecord.model_validate(record.model_dump()))
+                else:
+                    existing.on_hold, existing.reason = record.on_hold, record.reason
+                    existing.fingerprint, existing.updated_at = record.fingerprint, _now()
+                    session.add(existing)
+            session.commit()
+
+    def credit_records(self, *, on_hold_only: bool = False) -> dict[str, CreditRecord]:
+        query = select(CreditRecord)
+        if on_hold_only:
+            query = query.where(CreditRecord.on_hold == True)  # noqa: E712 (SQL, not Python, equality)
+        with Session(self.engine) as session:
+            return {row.customer_id: row for row in session.exec(query)}

@@ -11,7 +11,7 @@ from q2c.config import Settings
 from q2c.domain.messages import DealClosed
 from q2c.domain.order import OrderStage
 from q2c.store import LinkKind, Store
-from starter.orders import DealClosedOutcome, deal_closed, retry_order, wait_until_settled
+from starter.orders import ORDER_CREATED, DealClosedOutcome, deal_closed, retry_order, wait_until_settled
 from tests.conftest import Sandboxes
 from tests.factories import Catalog, make_deal, records_with
 
@@ -29,10 +29,10 @@ async def test_a_won_deal_becomes_one_sales_order(
 ) -> None:
     deal = make_deal(sandboxes.sf_admin, catalog, currency="EUR", lines=[("WID-100", 4), ("GW-X1", 2)])
 
-    await _close(client, settings, deal.opportunity_id)
+    first = await _close(client, settings, deal.opportunity_id)
     status = await wait_until_settled(client, deal.opportunity_id, 60)
 
-    assert status.stage is OrderStage.SALES_ORDER_CREATED, status.attention_reason
+    assert status.stage in ORDER_CREATED, status.attention_reason
     [order] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
     assert order["id"] == status.sales_order_id and order["tranId"] == status.sales_order_number
     assert order["subsidiary"]["id"] == "3" and order["currency"]["id"] == "4"  # EUR -> Q2C GmbH
@@ -59,9 +59,10 @@ async def test_a_won_deal_becomes_one_sales_order(
     assert store.find_link(LinkKind.ACCOUNT, salesforce_id=deal.account_id).netsuite_id == customer["id"]  # type: ignore[union-attr]
     assert store.find_link(LinkKind.ORDER, salesforce_id=deal.opportunity_id).netsuite_id == order["id"]  # type: ignore[union-attr]
 
-    # Closing the same deal again (a late notification) is acknowledged and changes nothing.
+    # Closing the same deal again (a late notification) reaches the same workflow and changes nothing.
     again = await _close(client, settings, deal.opportunity_id)
-    assert again.already_completed
+    assert again.run_id == first.run_id
+    assert (await wait_until_settled(client, deal.opportunity_id, 60)).sales_order_id == order["id"]
     assert len(records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)) == 1
 
 
@@ -76,7 +77,7 @@ async def test_an_account_already_linked_keeps_its_customer(
     await _close(client, settings, deal.opportunity_id)
     status = await wait_until_settled(client, deal.opportunity_id, 60)
 
-    assert status.stage is OrderStage.SALES_ORDER_CREATED, status.attention_reason
+    assert status.stage in ORDER_CREATED, status.attention_reason
     assert status.netsuite_customer_id == existing
     assert records_with(sandboxes.ns_admin, "customer", externalId=deal.account_id) == []
 
@@ -89,7 +90,7 @@ async def test_five_concurrent_deal_closed_signals_make_one_sales_order(
     outcomes = await asyncio.gather(*(_close(client, settings, deal.opportunity_id) for _ in range(5)))
     status = await wait_until_settled(client, deal.opportunity_id, 60)
 
-    assert status.stage is OrderStage.SALES_ORDER_CREATED, status.attention_reason
+    assert status.stage in ORDER_CREATED, status.attention_reason
     started_runs = {o.run_id for o in outcomes if not o.already_completed}
     assert len(started_runs) == 1  # every signal-with-start landed on the same run (or found it done)
     assert status.deal_closed_signals == sum(1 for o in outcomes if not o.already_completed)
@@ -127,7 +128,9 @@ async def test_a_deal_that_cannot_be_ordered_parks_then_resumes_after_the_fix(
     [opportunity] = records_with(sandboxes.sf_admin, "Opportunity", Id=deal.opportunity_id)
     assert opportunity["Q2C_Sync_Status__c"] == "Needs Attention"
     assert expected in opportunity["Q2C_Sync_Message__c"]
-    assert sandboxes.ns_admin.requests()["total"] == 0  # nothing was written (or even asked) in NetSuite
+    # Nothing was written (or even asked) in NetSuite about this deal or its account.
+    paths = [r["path"] for r in sandboxes.ns_admin.requests()["recent"]]
+    assert not [p for p in paths if deal.opportunity_id in p or deal.account_id in p]
     assert records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id) == []
 
     # A person fixes the data, then retries; the parked workflow carries on to the sales order.
@@ -154,9 +157,7 @@ async def test_a_deal_that_cannot_be_ordered_parks_then_resumes_after_the_fix(
         with settings.mapping_path.open("a") as mapping:
             mapping.write('\n[currencies.JPY]\nsubsidiary = "1"\nnetsuite_currency = "5"\n')
     await retry_order(client, deal.opportunity_id, reason=f"fixed: {problem}")
-    status = await wait_until_settled(
-        client, deal.opportunity_id, 60, stages={OrderStage.SALES_ORDER_CREATED}
-    )
+    status = await wait_until_settled(client, deal.opportunity_id, 60, stages=ORDER_CREATED)
 
     assert status.attempts == 2
     assert len(records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)) == 1

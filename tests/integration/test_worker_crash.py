@@ -17,8 +17,7 @@ from temporalio.client import Client
 
 from q2c.config import Settings
 from q2c.domain.messages import DealClosed
-from q2c.domain.order import OrderStage
-from starter.orders import deal_closed, wait_until_settled
+from starter.orders import ORDER_CREATED, deal_closed, wait_until_settled
 from tests.conftest import Sandboxes
 from tests.factories import Catalog, make_deal, records_with
 from workflows import names
@@ -94,9 +93,7 @@ async def test_worker_killed_mid_order_is_replaced_and_the_order_completes_once(
         sandboxes.ns_admin.put("/latency", {"seconds": 0})
 
     workers.start()
-    status = await wait_until_settled(
-        client, deal.opportunity_id, 90, stages={OrderStage.SALES_ORDER_CREATED}
-    )
+    status = await wait_until_settled(client, deal.opportunity_id, 90, stages=ORDER_CREATED)
 
     assert status.sales_order_id is not None
     [order] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)

@@ -1,0 +1,156 @@
+"""NetSuite billing reads: a sales order's invoices, a customer's credit, what changed since a time.
+
+The SuiteQL lives here, in one place, with NetSuite's table and column names. Reads that need typed
+fields go through the record API (which every account has) rather than through SuiteQL columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from q2c.connectors.errors import ApiError, ErrorKind
+from q2c.connectors.netsuite import NetSuiteClient
+from q2c.domain.billing import CustomerCredit, Invoice, OrderBilling
+
+SUITEQL_TIME = "%Y-%m-%d %H:%M:%S"
+
+
+def _ref_id(value: Any) -> str | None:
+    return str(value["id"]) if isinstance(value, dict) and value.get("id") is not None else None
+
+
+def _ref_name(value: Any) -> str | None:
+    if isinstance(value, dict):
+        name = value.get("refName")
+        return str(name) if name is not None else None
+    return str(value) if value is not None else None
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+def _int(value: Any) -> int:
+    return int(value) if value not in (None, "") else 0
+
+
+def _literal_id(value: str) -> str:
+    if not value.isdigit():
+        raise ApiError(
+            system="NetSuite",
+            operation="SuiteQL",
+            kind=ErrorKind.PERMANENT,
+            code="INVALID_ID",
+            detail=f"{value!r} is not a NetSuite internal id",
+        )
+    return value
+
+
+def suiteql_time(moment: dt.datetime) -> str:
+    return f"TO_DATE('{moment.astimezone(dt.UTC).strftime(SUITEQL_TIME)}', 'YYYY-MM-DD HH24:MI:SS')"
+
+
+@dataclass(frozen=True)
+class ChangedInvoice:
+    invoice_id: str
+    customer_id: str
+    sales_order_id: str | None
+    modified: str
+
+
+class NetSuiteBilling:
+    def __init__(self, client: NetSuiteClient) -> None:
+        self._client = client
+
+    async def invoice(self, invoice_id: str) -> Invoice:
+        record = await self._client.get("invoice", invoice_id)
+        return Invoice(
+            id=str(record["id"]),
+            number=str(record.get("tranId") or record["id"]),
+            sales_order_id=_ref_id(record.get("createdFrom")),
+            customer_id=_ref_id(record.get("entity")) or "",
+            currency=_ref_name(record.get("currency")),
+            total=_decimal(record.get("total")),
+            amount_remaining=_decimal(record.get("amountRemaining")),
+            status=_ref_name(record.get("status")) or "",
+            due_date=record.get("dueDate"),
+            days_overdue=_int(record.get("daysOverdue")),
+        )
+
+    async def order_billing(self, sales_order_id: str) -> OrderBilling:
+        order = await self._client.get("salesOrder", sales_order_id)
+        rows = await self._client.suiteql_rows(
+            "SELECT DISTINCT t.id FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
+            f"WHERE t.type = 'CustInvc' AND tl.createdfrom = {_literal_id(sales_order_id)} ORDER BY t.id"
+        )
+        invoices = [await self.invoice(str(row["id"])) for row in rows]
+        return OrderBilling(
+            sales_order_id=sales_order_id,
+            sales_order_status=_ref_name(order.get("status")) or "",
+            invoices=invoices,
+        )
+
+    async def customer_credit(self, customer_id: str) -> CustomerCredit:
+        record = await self._client.get("customer", customer_id)
+        limit = record.get("creditLimit")
+        override = record.get("creditHoldOverride")
+        return CustomerCredit(
+            customer_id=str(record["id"]),
+            company_name=str(record.get("companyName") or ""),
+            credit_hold_override=(_ref_id(override) or str(override or "AUTO")).upper(),
+            credit_limit=Decimal(str(limit)) if limit is not None else None,
+            balance=_decimal(record.get("balance")),
+            overdue_balance=_decimal(record.get("overdueBalance")),
+            days_overdue=_int(record.get("daysOverdue")),
+        )
+
+    async def invoices_changed_since(self, since: dt.datetime) -> list[ChangedInvoice]:
+        rows = await self._client.suiteql_rows(
+            "SELECT DISTINCT t.id, t.entity, t.lastmodifieddate, tl.createdfrom FROM transaction t "
+            "JOIN transactionline tl ON tl.transaction = t.id "
+            f"WHERE t.type = 'CustInvc' AND t.lastmodifieddate >= {suiteql_time(since)} "
+            "ORDER BY t.lastmodifieddate, t.id"
+        )
+        return [
+            ChangedInvoice(
+                invoice_id=str(row["id"]),
+                customer_id=str(row.get("entity") or ""),
+                sales_order_id=str(row["createdfrom"]) if row.get("createdfrom") else None,
+                modified=str(row.get("lastmodifieddate") or ""),
+            )
+            for row in rows
+        ]
+
+    async def customers_changed_since(self, since: dt.datetime) -> list[str]:
+        rows = await self._client.suiteql_rows(
+            f"SELECT c.id FROM customer c WHERE c.lastmodifieddate >= {suiteql_time(since)} ORDER BY c.id"
+        )
+        return [str(row["id"]) for row in rows]
+
+    async def customers_overdue_beyond(self, days: int) -> list[str]:
+        rows = await self._client.suiteql_rows(
+            "SELECT DISTINCT t.entity FROM transaction t WHERE t.type = 'CustInvc' "
+            f"AND t.foreignamountremaining > 0 AND t.daysoverduesearch > {int(days)} ORDER BY t.entity"
+        )
+        return [str(row["entity"]) for row in rows]
+
+    async def close_sales_order(self, external_id: str) -> bool:
+        """Close every line of the order whose externalId is ``external_id``; False if there is none."""
+        try:
+            order = await self._client.get("salesOrder", f"eid:{external_id}", expand=True)
+        except ApiError as exc:
+            if exc.kind is ErrorKind.NOT_FOUND:
+                return False
+            raise
+        lines = (order.get("item") or {}).get("items") or []
+        open_lines = [line for line in lines if not line.get("isClosed")]
+        if open_lines:
+            await self._client.patch(
+                "salesOrder",
+                f"eid:{external_id}",
+                {"item": {"items": [{"line": line["line"], "isClosed": True} for line in open_lines]}},
+            )
+        return True
