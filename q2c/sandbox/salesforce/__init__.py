@@ -2,8 +2,18 @@
 
 Deliberate differences from a real org, for anyone relying on the sandbox:
 
-- OAuth: password and client-credentials grants only (no JWT bearer, no refresh tokens); every token acts
-  as the integration user. Sessions expire after ``session_ttl_seconds`` of inactivity.
+- OAuth: password, client-credentials and JWT bearer grants (no refresh tokens, no web/user-agent flows,
+  no scopes). Password and client-credentials tokens act as the integration user; a JWT bearer token acts
+  as the active User its ``sub`` names, with no pre-authorisation check (every active user counts as
+  approved). JWT ``exp`` must be at most 3 minutes away, as documented (real orgs are reported to be more
+  lenient); an unlisted refusal reason is answered "invalid assertion". The connected app's certificate
+  is not checked for expiry. Sessions expire after ``session_ttl_seconds`` of inactivity.
+- Injected faults (``/__admin/faults``, ``/__admin/latency``; see ``injection``): errors use the org's
+  bodies; UNKNOWN_EXCEPTION and UNABLE_TO_LOCK_ROW on an authenticated call count against the daily
+  allocation and carry ``Sforce-Limit-Info``, REQUEST_LIMIT_EXCEEDED carries the header uncounted, 503s
+  neither. A fault hits before authentication and routing, so an unauthenticated or unknown URL can get
+  it too; the token endpoint's faults use the REST error bodies. An injected lock names the id in the
+  URL only (not ids inside composite bodies).
 - SOQL: SELECT lists, parent paths, child subqueries (nested too), WHERE with AND/OR/NOT, comparison
   operators, IN/NOT IN, LIKE, date and datetime literals and the common relative date literals, ORDER BY,
   LIMIT, OFFSET, ``COUNT()`` and ``COUNT(field)``. No GROUP BY/HAVING, other aggregates, semi-joins,

@@ -1,10 +1,19 @@
-"""The admin API under ``/__admin``: reset, bulk load, inspection, limits, outbound config, sessions.
+"""The admin API under ``/__admin``: reset, bulk load, inspection, limits, outbound config, sessions,
+the connected app's JWT certificate (fault injection and latency come from ``q2c.sandbox.faults``).
 
 Guarded by the admin key only (bearer tokens are never accepted), not counted against the daily limit
 and not recorded in the request log.
 
 ``POST /__admin/load`` accepts, in any reference field, ``"@Account[0]"``: the id of the first Account
 loaded by the same request, so fixtures can link records without choosing ids.
+
+``/__admin/connected-app``: GET ``{"client_id", "certificate": {"subject", "not_valid_after",
+"sha256_fingerprint"} | null}``; PUT ``{"certificate_pem": "-----BEGIN CERTIFICATE-----..."}`` registers
+the certificate JWT bearer assertions are verified with (replacing the one from settings until the next
+reset); DELETE removes the registered one.
+
+A reset clears records, sessions and the registered certificate, but not fault rules or latency
+(they have their own DELETE), so a test can set up faults and then reset its data.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from starlette.routing import Route
 from q2c.sandbox.common import admin_endpoint
 from q2c.sandbox.salesforce.auth import instance_url
 from q2c.sandbox.salesforce.errors import ApiError, bad_request, read_json
+from q2c.sandbox.salesforce.jwt_bearer import CertificateError
 from q2c.sandbox.salesforce.org import Org
 from q2c.sandbox.salesforce.records import WriteContext
 
@@ -150,6 +160,26 @@ def admin_routes(org: Org) -> list[Route]:
     async def expire_sessions(request: Request) -> Response:
         return JSONResponse({"ok": True, "expired": org.sessions.expire_all()})
 
+    async def connected_app(request: Request) -> Response:
+        app = org.sessions.connected_app
+        if request.method == "PUT":
+            try:
+                body = await read_json(request)
+            except ApiError as exc:
+                return exc.response()
+            pem = body.get("certificate_pem") if isinstance(body, dict) else None
+            if not isinstance(pem, str):
+                return JSONResponse(
+                    {"error": 'the body must be {"certificate_pem": "<PEM certificate>"}'}, 400
+                )
+            try:
+                app.register(pem)
+            except CertificateError as exc:
+                return JSONResponse({"error": str(exc)}, 400)
+        elif request.method == "DELETE":
+            app.clear()
+        return JSONResponse(app.describe())
+
     def route(path: str, handler: Any, methods: list[str]) -> Route:
         return Route(f"/__admin{path}", admin_endpoint(key, handler), methods=methods)
 
@@ -162,4 +192,5 @@ def admin_routes(org: Org) -> list[Route]:
         route("/limits", limits, ["PUT"]),
         route("/outbound-messages", outbound, ["GET", "PUT", "DELETE"]),
         route("/expire-sessions", expire_sessions, ["POST"]),
+        route("/connected-app", connected_app, ["GET", "PUT", "DELETE"]),
     ]

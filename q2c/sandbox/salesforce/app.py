@@ -1,7 +1,8 @@
 """The Salesforce sandbox: a Starlette app speaking the Salesforce REST wire protocol.
 
 Serve it over HTTPS (``q2c.sandbox.server``); clients get a token from ``/services/oauth2/token`` and use
-``/services/data/vNN.N/...`` exactly as against a real org.
+``/services/data/vNN.N/...`` exactly as against a real org. A fault plan and a latency model (admin
+``/__admin/faults`` and ``/__admin/latency``) sit in front of every API route, the token endpoint included.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from q2c.sandbox.faults import FaultMiddleware, FaultPlan, LatencyModel, fault_admin_routes
 from q2c.sandbox.salesforce.admin import admin_routes
 from q2c.sandbox.salesforce.errors import ApiError
+from q2c.sandbox.salesforce.injection import RequestFacts, fault_renderer
 from q2c.sandbox.salesforce.org import Org
 from q2c.sandbox.salesforce.rest import data_api
 from q2c.sandbox.salesforce.settings import SalesforceSandboxSettings
@@ -28,6 +32,7 @@ TOKEN_PATH = "/services/oauth2/token"
 
 def create_app(settings: SalesforceSandboxSettings) -> Starlette:
     org = Org.open(settings)
+    faults, latency = FaultPlan(), LatencyModel()
 
     async def token(request: Request) -> Response:
         response = await org.sessions.token_endpoint(request)
@@ -74,8 +79,22 @@ def create_app(settings: SalesforceSandboxSettings) -> Starlette:
             Route("/id/{org_id}/{user_id}", identity, methods=["GET"]),
             Route("/services/data{rest:path}", data_api, methods=methods),
             *admin_routes(org),
+            *fault_admin_routes(settings.admin_key, faults, latency),
+        ],
+        middleware=[
+            # Outermost, so the fault renderer can see which call (and whose session) it is failing.
+            Middleware(RequestFacts),
+            Middleware(
+                FaultMiddleware,
+                plan=faults,
+                render=fault_renderer(org),
+                latency=latency,
+                request_log=org.log,
+            ),
         ],
         lifespan=lifespan,
     )
     app.state.org = org
+    app.state.faults = faults
+    app.state.latency = latency
     return app

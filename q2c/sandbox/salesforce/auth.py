@@ -1,7 +1,8 @@
 """The OAuth 2.0 token endpoint and bearer sessions.
 
 Tokens are opaque, persisted with an idle expiry (a real org's session timeout is measured from the last
-use), and every grant acts as the integration user.
+use). The password and client-credentials grants act as the integration user; the JWT bearer grant acts
+as the user its ``sub`` names.
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from q2c.sandbox.salesforce.errors import ApiError
+from q2c.sandbox.salesforce.jwt_bearer import (
+    JWT_BEARER_GRANT,
+    LOGIN_AUDIENCES,
+    ConnectedApp,
+    JwtRejected,
+    log_rejection,
+    verify_assertion,
+)
 from q2c.sandbox.salesforce.records import INTEGRATION_USER_ID
 from q2c.sandbox.salesforce.settings import SalesforceSandboxSettings
 from q2c.sandbox.salesforce.store import Store
@@ -40,6 +49,7 @@ class Sessions:
     def __init__(self, store: Store, settings: SalesforceSandboxSettings) -> None:
         self.store = store
         self.settings = settings
+        self.connected_app = ConnectedApp(store, settings)
 
     def issue(self, user_id: str) -> tuple[str, int]:
         """(access token, issued_at in epoch milliseconds)."""
@@ -97,6 +107,9 @@ class Sessions:
         # The endpoint only takes application/x-www-form-urlencoded, which needs no multipart parser.
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
         grant = form.get("grant_type", "")
+        if grant == JWT_BEARER_GRANT:
+            # The signed assertion is the client's credential: no client secret with this grant.
+            return self._jwt_bearer(request, form.get("assertion", ""))
         if grant not in ("password", "client_credentials"):
             return _oauth_error("unsupported_grant_type", "grant type not supported")
         client_id, client_secret = self._client_from(request, form)
@@ -110,6 +123,35 @@ class Sessions:
             if not (username_ok and password_ok):
                 return _oauth_error("invalid_grant", "authentication failure")
         return JSONResponse(self._grant(request, INTEGRATION_USER_ID))
+
+    def _jwt_bearer(self, request: Request, assertion: str) -> JSONResponse:
+        audiences = (*LOGIN_AUDIENCES, instance_url(request))
+        try:
+            if not assertion:
+                raise JwtRejected("invalid_request", "assertion is required", "no assertion parameter")
+            claims = verify_assertion(
+                assertion, self.connected_app.certificate(), self.settings.client_id, audiences
+            )
+            user_id = self._active_user(str(claims["sub"]))
+        except JwtRejected as rejected:
+            log_rejection(rejected)
+            return _oauth_error(rejected.error, rejected.description)
+        return JSONResponse(self._grant(request, user_id))
+
+    def _active_user(self, username: str) -> str:
+        """The id of the active User with this username (Salesforce usernames are case-insensitive)."""
+        for user in self.store.scan("User"):
+            if str(user.get("Username", "")).lower() == username.lower():
+                if user.get("IsActive") is False:
+                    break
+                return str(user["Id"])
+        # A real org gives the same answer for an unknown user, an inactive one and one without the
+        # app's pre-authorisation: none of them has approved the consumer.
+        raise JwtRejected(
+            "invalid_grant",
+            "user hasn't approved this consumer",
+            f"sub {username!r} is not the Username of an active User in this org",
+        )
 
     def _grant(self, request: Request, user_id: str) -> dict[str, Any]:
         token, issued_at = self.issue(user_id)

@@ -24,3 +24,5 @@ class SalesforceSandboxSettings(SandboxSettings):
     outbound_retry_max_seconds: float = 30.0
     # Another schema file (tests use one with extra fields); None means the bundled schema.toml.
     schema_path: Path | None = None
+    # The connected app's certificate (PEM, RSA) for the JWT bearer grant; the admin API can replace it.
+    jwt_certificate_path: Path | None = None
