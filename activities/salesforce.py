@@ -83,8 +83,8 @@ class SalesforceActivities:
         }
         if request.account_id:
             fields["Account__c"] = request.account_id
-        if invoice.currency:
-            fields["CurrencyIsoCode"] = invoice.currency
+        if request.currency:
+            fields["CurrencyIsoCode"] = request.currency
         with api_errors():
             await asyncio.to_thread(
                 self._client.upsert, "NetSuite_Invoice__c", "NetSuite_Invoice_ID__c", invoice.id, fields

@@ -6,6 +6,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+from q2c.connectors.netsuite import RECORD_PATH, NetSuiteClient
 from q2c.sandbox.admin_client import SandboxAdmin
 from q2c.sandbox.seed import CURRENCIES, SUBSIDIARIES
 
@@ -132,3 +133,26 @@ def make_deal(
 
 def records_with(admin: SandboxAdmin, record_type: str, **match: Any) -> list[dict[str, Any]]:
     return [r for r in admin.records(record_type) if all(r.get(k) == v for k, v in match.items())]
+
+
+# --- NetSuite finance actions, through the real API (as a clerk or NetSuite itself would) -----------
+async def bill(netsuite: NetSuiteClient, sales_order_id: str) -> str:
+    """Invoice the whole sales order (NetSuite's transform); returns the invoice id."""
+    response = await netsuite.request(
+        "POST",
+        f"{RECORD_PATH}/salesOrder/{sales_order_id}/!transform/invoice",
+        body={},
+        operation=f"invoice of sales order {sales_order_id}",
+    )
+    return response.headers["Location"].rsplit("/", 1)[-1]
+
+
+async def pay(netsuite: NetSuiteClient, customer_id: str, invoice_id: str, amount: float) -> str:
+    return await netsuite.create(
+        "customerPayment",
+        {
+            "customer": {"id": customer_id},
+            "payment": amount,
+            "apply": {"items": [{"doc": {"id": invoice_id}, "apply": True, "amount": amount}]},
+        },
+    )

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from q2c.domain.billing import CreditState, OrderBilling
@@ -246,6 +247,8 @@ class OrderToCash:
     async def _wait_for_credit(self, customer_id: str) -> None:
         options = self._input.options
         while True:
+            # Cleared before the read, so a signal that lands during it is not lost.
+            self._credit_nudged = self._wake = False
             credit = await self._call(
                 "check_credit",
                 CheckCredit(customer_id=customer_id, overdue_days=options.credit_overdue_days),
@@ -265,9 +268,13 @@ class OrderToCash:
                     f"until the hold is released or finance approves it "
                     f"(q2c approve-credit {self._status.opportunity_id}).",
                 )
-            self._credit_nudged = False
             await workflow.wait_condition(
-                lambda: self._credit_nudged or self._wake or not self._status.deal_won,
+                lambda: (
+                    self._credit_nudged
+                    or self._wake
+                    or not self._status.deal_won
+                    or self._status.credit_approved_by is not None
+                ),
                 timeout=dt.timedelta(seconds=options.credit_recheck_seconds),
             )
             if not self._status.deal_won:
@@ -279,7 +286,7 @@ class OrderToCash:
         assert self._status.sales_order_id is not None
         options = self._input.options
         while self._status.deal_won:
-            self._billing_nudged = False
+            self._billing_nudged = self._wake = False
             billing = await self._call(
                 "get_order_billing",
                 GetOrderBilling(sales_order_id=self._status.sales_order_id),
@@ -306,9 +313,9 @@ class OrderToCash:
                 self._set_stage(stage)
             if workflow.info().is_continue_as_new_suggested():
                 workflow.continue_as_new(self._input.model_copy(update={"resume": self._status}))
-            await workflow.wait_condition(
+            await _wait_or_recheck(
                 lambda: self._billing_nudged or self._wake or not self._status.deal_won,
-                timeout=dt.timedelta(seconds=options.billing_recheck_seconds),
+                options.billing_recheck_seconds,
             )
         return False
 
@@ -324,6 +331,7 @@ class OrderToCash:
                     invoice=invoice,
                     account_id=self._status.account_id,
                     opportunity_id=self._status.opportunity_id,
+                    currency=self._status.currency,
                 ),
                 Written,
                 summary=f"Upsert invoice {invoice.number} into Salesforce",
@@ -501,12 +509,20 @@ class OrderToCash:
         return "\n\n".join(lines)
 
 
+async def _wait_or_recheck(condition: Callable[[], bool], seconds: float) -> None:
+    """Wait for ``condition`` on a durable timer; when the timer fires first, a re-check is due."""
+    try:
+        await workflow.wait_condition(condition, timeout=dt.timedelta(seconds=seconds))
+    except TimeoutError:  # the builtin one: wait_condition's timeout elapsed
+        pass
+
+
 def _failure_reason(activity: str, failure: ActivityError, max_attempts: int) -> str:
     cause = failure.cause
     if isinstance(cause, ApplicationError):
         if cause.non_retryable:
             return cause.message
         return f"{cause.message} (gave up on {activity} after {max_attempts} attempts)"
-    if isinstance(cause, TimeoutError):
+    if isinstance(cause, ActivityTimeoutError):
         return f"{activity} timed out ({cause.type.name if cause.type else 'timeout'}) after retries."
     return f"{activity} failed: {cause or failure}"

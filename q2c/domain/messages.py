@@ -128,6 +128,7 @@ class InvoiceUpsert(BaseModel):
     invoice: Invoice
     account_id: str | None
     opportunity_id: str
+    currency: str | None  # ISO code (the order's): NetSuite names currencies, Salesforce wants codes
 
 
 class BillingTotals(BaseModel):

@@ -1,0 +1,270 @@
+"""From sales order to cash: invoices, payments, credit holds, reopened deals, retries in bulk."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from q2c.config import Settings
+from q2c.connectors.netsuite import NetSuiteClient
+from q2c.domain.messages import DealClosed, OrderStatus
+from q2c.domain.order import OrderStage
+from starter.orders import ORDER_CREATED, approve_credit, deal_closed, wait_until_settled
+from starter.schedules import poll_once
+from starter.temporal_server import venv_binary
+from tests.conftest import Sandboxes
+from tests.factories import Catalog, bill, make_deal, pay, records_with
+from worker import netsuite_client
+from workflows import names
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+@pytest.fixture
+async def netsuite(settings: Settings) -> AsyncIterator[NetSuiteClient]:
+    client = netsuite_client(settings)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def _until(check: Callable[[], Any], what: str, within: float = 30) -> Any:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what} did not happen within {within}s")
+
+
+def _salesforce_writes(sandboxes: Sandboxes) -> int:
+    counts = sandboxes.sf_admin.requests()["counts"]
+    return sum(n for endpoint, n in counts.items() if endpoint.startswith(("PATCH", "POST", "DELETE")))
+
+
+async def _ordered(client: Client, settings: Settings, opportunity_id: str) -> Any:
+    await deal_closed(client, settings, DealClosed(opportunity_id=opportunity_id, source="cli"))
+    status = await wait_until_settled(client, opportunity_id, 60)
+    assert status.stage in ORDER_CREATED, status.attention_reason
+    return status
+
+
+async def test_invoices_and_payments_reach_salesforce_until_paid(
+    client: Client, settings: Settings, sandboxes: Sandboxes, catalog: Catalog, netsuite: NetSuiteClient
+) -> None:
+    deal = make_deal(sandboxes.sf_admin, catalog, lines=[("WID-100", 5)])  # 600.00
+    await _ordered(client, settings, deal.opportunity_id)
+    status = await wait_until_settled(client, deal.opportunity_id, 30, stages={OrderStage.AWAITING_INVOICE})
+
+    invoice_id = await bill(netsuite, status.sales_order_id)
+    polled = await poll_once(client, settings)
+    assert polled.orders_signalled >= 1
+    status = await wait_until_settled(client, deal.opportunity_id, 30, stages={OrderStage.AWAITING_PAYMENT})
+    [invoice] = await _until(
+        lambda: records_with(sandboxes.sf_admin, "NetSuite_Invoice__c", NetSuite_Invoice_ID__c=invoice_id),
+        "invoice in Salesforce",
+    )
+    assert invoice["Opportunity__c"] == deal.opportunity_id and invoice["Account__c"] == deal.account_id
+    assert (invoice["Amount__c"], invoice["Amount_Due__c"], invoice["Status__c"]) == (600.0, 600.0, "Open")
+    assert invoice["Name"].startswith("INV") and invoice["Due_Date__c"]
+
+    await pay(netsuite, status.netsuite_customer_id, invoice_id, 250.0)
+    await poll_once(client, settings)
+    await _until(
+        lambda: records_with(
+            sandboxes.sf_admin, "NetSuite_Invoice__c", NetSuite_Invoice_ID__c=invoice_id, Amount_Due__c=350.0
+        ),
+        "partial payment in Salesforce",
+    )
+    await _until(
+        lambda: records_with(
+            sandboxes.sf_admin,
+            "Opportunity",
+            Id=deal.opportunity_id,
+            Billed_Amount__c=600.0,
+            Paid_Amount__c=250.0,
+        ),
+        "billed and paid totals on the opportunity",
+    )
+
+    # The same poll again, and a poll after a "restart" (state only in the store): nothing to write.
+    writes = _salesforce_writes(sandboxes)
+    await poll_once(client, settings)
+    await poll_once(client, settings)
+    assert _salesforce_writes(sandboxes) == writes
+
+    await pay(netsuite, status.netsuite_customer_id, invoice_id, 350.0)
+    await poll_once(client, settings)
+    handle = client.get_workflow_handle(names.order_workflow_id(deal.opportunity_id), result_type=OrderStatus)
+    final = await asyncio.wait_for(handle.result(), 30)
+    assert final.stage is OrderStage.PAID
+    assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
+    [invoice] = records_with(sandboxes.sf_admin, "NetSuite_Invoice__c", NetSuite_Invoice_ID__c=invoice_id)
+    assert (invoice["Amount_Due__c"], invoice["Status__c"]) == (0.0, "Paid In Full")
+    [opportunity] = records_with(sandboxes.sf_admin, "Opportunity", Id=deal.opportunity_id)
+    assert opportunity["Paid_Amount__c"] == 600.0 and opportunity["Q2C_Sync_Status__c"] == "Synced"
+
+
+async def _on_hold_deal(sandboxes: Sandboxes, catalog: Catalog) -> tuple[Any, str]:
+    customer = sandboxes.ns_admin.load(
+        {
+            "customer": [
+                {
+                    "companyName": "Held Co",
+                    "subsidiary": {"id": "1"},
+                    "currency": {"id": "1"},
+                    "creditHoldOverride": {"id": "ON"},
+                }
+            ]
+        }
+    )["customer"][0]
+    deal = make_deal(sandboxes.sf_admin, catalog, account={"NetSuite_Internal_ID__c": customer})
+    return deal, customer
+
+
+async def test_a_deal_for_an_account_on_hold_waits_and_goes_ahead_when_released(
+    client: Client,
+    settings: Settings,
+    sandboxes: Sandboxes,
+    catalog: Catalog,
+    netsuite: NetSuiteClient,
+    store: Any,
+) -> None:
+    deal, customer = await _on_hold_deal(sandboxes, catalog)
+    store.link(__import__("q2c.store", fromlist=["LinkKind"]).LinkKind.ACCOUNT, deal.account_id, customer)
+
+    await deal_closed(client, settings, DealClosed(opportunity_id=deal.opportunity_id, source="cli"))
+    status = await wait_until_settled(client, deal.opportunity_id, 60)
+
+    assert status.stage is OrderStage.AWAITING_CREDIT_RELEASE
+    assert "credit hold is set to On" in (status.credit_hold_reason or "")
+    await _until(
+        lambda: records_with(
+            sandboxes.sf_admin,
+            "Opportunity",
+            Id=deal.opportunity_id,
+            Q2C_Sync_Status__c="Awaiting Credit Release",
+        ),
+        "the opportunity shows the credit hold",
+    )
+    assert records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id) == []
+
+    # The poller sees the hold (flag + task on the account), then its release, and wakes the order.
+    first = await poll_once(client, settings)
+    assert first.holds_raised >= 1
+    [account] = records_with(sandboxes.sf_admin, "Account", Id=deal.account_id)
+    assert account["Credit_Hold__c"] is True and "On" in account["Credit_Hold_Reason__c"]
+    tasks = records_with(sandboxes.sf_admin, "Task", WhatId=deal.account_id)
+    assert len(tasks) == 1 and tasks[0]["Subject"] == "Credit hold: Held Co"
+    await poll_once(client, settings)
+    assert len(records_with(sandboxes.sf_admin, "Task", WhatId=deal.account_id)) == 1  # not raised twice
+
+    await netsuite.patch("customer", customer, {"creditHoldOverride": {"id": "OFF"}})
+    released = await poll_once(client, settings)
+    assert released.holds_released >= 1
+
+    status = await wait_until_settled(client, deal.opportunity_id, 60, stages=ORDER_CREATED)
+    assert len(records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)) == 1
+    [account] = records_with(sandboxes.sf_admin, "Account", Id=deal.account_id)
+    assert account["Credit_Hold__c"] is False
+
+
+async def test_finance_can_approve_an_order_on_hold(
+    client: Client, settings: Settings, sandboxes: Sandboxes, catalog: Catalog
+) -> None:
+    # q2c holds the order; NetSuite, set to warn rather than enforce holds, would take it: finance
+    # decides. (Where NetSuite enforces the hold itself, its refusal parks the order instead.)
+    sandboxes.ns_admin.put("/preferences", {"credit_limit_handling": "WARN"})
+    try:
+        deal, _ = await _on_hold_deal(sandboxes, catalog)
+        await deal_closed(client, settings, DealClosed(opportunity_id=deal.opportunity_id, source="cli"))
+        await wait_until_settled(client, deal.opportunity_id, 60, stages={OrderStage.AWAITING_CREDIT_RELEASE})
+
+        await approve_credit(
+            client, deal.opportunity_id, approved_by="cfo@q2c.example", note="strategic deal"
+        )
+
+        status = await wait_until_settled(client, deal.opportunity_id, 60, stages=ORDER_CREATED)
+    finally:
+        sandboxes.ns_admin.put("/preferences", {"credit_limit_handling": "ENFORCE_HOLDS"})
+    assert status.credit_approved_by == "cfo@q2c.example"
+    assert len(records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)) == 1
+
+
+async def test_where_netsuite_enforces_the_hold_an_approved_order_parks_with_its_reason(
+    client: Client, settings: Settings, sandboxes: Sandboxes, catalog: Catalog
+) -> None:
+    deal, _ = await _on_hold_deal(sandboxes, catalog)
+    await deal_closed(client, settings, DealClosed(opportunity_id=deal.opportunity_id, source="cli"))
+    await wait_until_settled(client, deal.opportunity_id, 60, stages={OrderStage.AWAITING_CREDIT_RELEASE})
+
+    await approve_credit(client, deal.opportunity_id, approved_by="cfo@q2c.example")
+
+    status = await wait_until_settled(client, deal.opportunity_id, 60, stages={OrderStage.NEEDS_ATTENTION})
+    assert "USER_ERROR" in (status.attention_reason or "") and "credit hold" in (
+        status.attention_reason or ""
+    )
+    assert records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id) == []
+
+
+async def test_parked_orders_are_retried_in_bulk_with_the_temporal_cli(
+    client: Client, settings: Settings, sandboxes: Sandboxes, catalog: Catalog
+) -> None:
+    deals = [make_deal(sandboxes.sf_admin, catalog, lines=[]) for _ in range(2)]
+    for deal in deals:
+        await deal_closed(client, settings, DealClosed(opportunity_id=deal.opportunity_id, source="cli"))
+        status = await wait_until_settled(client, deal.opportunity_id, 60)
+        assert status.stage is OrderStage.NEEDS_ATTENTION
+    for deal in deals:  # the fix: the missing lines
+        sandboxes.sf_admin.load(
+            {
+                "OpportunityLineItem": [
+                    {
+                        "OpportunityId": deal.opportunity_id,
+                        "PricebookEntryId": catalog.entries[("WID-100", "USD")][0],
+                        "Quantity": 1,
+                    }
+                ]
+            }
+        )
+    ids = ", ".join(f'"{d.opportunity_id}"' for d in deals)
+    query = f'{names.STAGE.name} = "needs_attention" AND {names.OPPORTUNITY_ID.name} IN ({ids})'
+    # Visibility is eventually consistent: wait until the query sees both parked orders.
+    deadline = time.monotonic() + 30
+    while len([w async for w in client.list_workflows(query)]) < 2:
+        assert time.monotonic() < deadline, "visibility never listed the parked orders"
+        await asyncio.sleep(0.2)
+
+    cli = await asyncio.create_subprocess_exec(
+        str(venv_binary("temporal")),
+        "workflow",
+        "signal",
+        "--address",
+        settings.temporal_address,
+        "--namespace",
+        settings.temporal_namespace,
+        "--query",
+        query,
+        "--name",
+        "retry",
+        "--input",
+        '{"reason": "lines added"}',
+        "--reason",
+        "bulk retry after fix",
+        "--yes",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(cli.communicate(), 60)
+    assert cli.returncode == 0, output.decode()
+
+    for deal in deals:
+        status = await wait_until_settled(client, deal.opportunity_id, 60, stages=ORDER_CREATED)
+        assert status.attempts == 2
