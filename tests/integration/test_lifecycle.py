@@ -19,6 +19,7 @@ from starter.schedules import poll_once
 from starter.temporal_server import venv_binary
 from tests.conftest import Sandboxes
 from tests.factories import Catalog, bill, make_deal, pay, records_with
+from tests.replay.recording import record_history
 from worker import netsuite_client
 from workflows import names
 
@@ -105,6 +106,7 @@ async def test_invoices_and_payments_reach_salesforce_until_paid(
     handle = client.get_workflow_handle(names.order_workflow_id(deal.opportunity_id), result_type=OrderStatus)
     final = await asyncio.wait_for(handle.result(), 30)
     assert final.stage is OrderStage.PAID
+    await record_history(client, names.order_workflow_id(deal.opportunity_id), "order_paid")
     assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
     [invoice] = records_with(sandboxes.sf_admin, "NetSuite_Invoice__c", NetSuite_Invoice_ID__c=invoice_id)
     assert (invoice["Amount_Due__c"], invoice["Status__c"]) == (0.0, "Paid In Full")
@@ -159,6 +161,8 @@ async def test_a_deal_for_an_account_on_hold_waits_and_goes_ahead_when_released(
     # The poller sees the hold (flag + task on the account), then its release, and wakes the order.
     first = await poll_once(client, settings)
     assert first.holds_raised >= 1
+    [poll] = [w async for w in client.list_workflows(f'WorkflowType = "{names.NETSUITE_POLL_WORKFLOW}"')][:1]
+    await record_history(client, poll.id, "poll")
     [account] = records_with(sandboxes.sf_admin, "Account", Id=deal.account_id)
     assert account["Credit_Hold__c"] is True and "On" in account["Credit_Hold_Reason__c"]
     tasks = records_with(sandboxes.sf_admin, "Task", WhatId=deal.account_id)
@@ -196,6 +200,7 @@ async def test_finance_can_approve_an_order_on_hold(
         sandboxes.ns_admin.put("/preferences", {"credit_limit_handling": "ENFORCE_HOLDS"})
     assert status.credit_approved_by == "cfo@q2c.example"
     assert len(records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)) == 1
+    await record_history(client, names.order_workflow_id(deal.opportunity_id), "order_credit_approved")
 
 
 async def test_where_netsuite_enforces_the_hold_an_approved_order_parks_with_its_reason(
@@ -268,3 +273,6 @@ async def test_parked_orders_are_retried_in_bulk_with_the_temporal_cli(
     for deal in deals:
         status = await wait_until_settled(client, deal.opportunity_id, 60, stages=ORDER_CREATED)
         assert status.attempts == 2
+    await record_history(
+        client, names.order_workflow_id(deals[0].opportunity_id), "order_parked_then_retried"
+    )

@@ -1,0 +1,33 @@
+"""Recorded histories of real runs, replayed against the current workflow code.
+
+A change that would make a running workflow take a different path (a new activity before an old
+one, a removed signal handler, changed timers) raises a nondeterminism error here, in CI, instead of
+in production. To change a workflow on purpose, use ``workflow.patched`` and keep these passing.
+"""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from tests.replay.recording import HISTORIES
+from workflows.netsuite_poll import NetSuitePoll
+from workflows.order_to_cash import OrderToCash
+
+RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
+
+
+def test_histories_were_recorded() -> None:
+    assert {"order_paid", "order_parked_then_retried", "order_credit_approved", "poll"} <= set(RECORDED)
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED))
+async def test_recorded_history_replays(name: str) -> None:
+    history = WorkflowHistory.from_json(name, RECORDED[name])
+    replayer = Replayer(workflows=[OrderToCash, NetSuitePoll], data_converter=pydantic_data_converter)
+
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+
+    assert result.replay_failure is None
