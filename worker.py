@@ -75,6 +75,7 @@ def build_workers(client: Client, settings: Settings, store: Store, netsuite: Ne
                 salesforce.upsert_invoice,
                 salesforce.write_billing_totals,
                 salesforce.read_account,
+                salesforce.find_account_for_customer,
                 salesforce.set_account_credit,
                 salesforce.upsert_task,
                 mapping.load_mapping,

@@ -73,9 +73,10 @@ class NetSuitePollerActivities:
         with api_errors():
             invoices = await self._billing.invoices_changed_since(since)
             changed_customers = await self._billing.customers_changed_since(since)
-            overdue = await self._billing.customers_overdue_beyond(request.credit_overdue_days)
+            overdue = await self._billing.overdue_invoices()
         opportunities: set[str] = set()
-        for invoice in invoices:
+        # Overdue invoices too: their days overdue grow without any modification to read.
+        for invoice in [*invoices, *overdue]:
             if invoice.sales_order_id:
                 link = await asyncio.to_thread(
                     self._store.find_link, LinkKind.ORDER, netsuite_id=invoice.sales_order_id
@@ -90,7 +91,7 @@ class NetSuitePollerActivities:
             and parse_netsuite_time(watermark) < parse_netsuite_time(request.watermark)
         ):
             watermark = request.watermark  # never move back
-        customers = {i.customer_id for i in invoices if i.customer_id} | set(changed_customers) | set(overdue)
+        customers = {i.customer_id for i in [*invoices, *overdue] if i.customer_id} | set(changed_customers)
         return NetSuiteChanges(
             watermark=watermark,
             opportunity_ids=sorted(opportunities),

@@ -11,8 +11,10 @@ from activities.errors import BusinessError, api_errors, business_error
 from q2c.connectors.salesforce import SalesforceClient
 from q2c.domain.messages import (
     AccountCredit,
+    AccountMatch,
     BillingTotals,
     CreditTask,
+    FindAccount,
     InvoiceUpsert,
     LinkAccount,
     OrderStatusUpdate,
@@ -107,6 +109,12 @@ class SalesforceActivities:
                 BusinessError.ACCOUNT_NOT_FOUND, f"Account {request.account_id} does not exist in Salesforce."
             )
         return account
+
+    @activity.defn(name="find_account_for_customer")
+    async def find_account_for_customer(self, request: FindAccount) -> AccountMatch:
+        with api_errors():
+            account = await asyncio.to_thread(self._client.account_for_customer, request.netsuite_customer_id)
+        return AccountMatch(account=account)
 
     @activity.defn(name="set_account_credit")
     async def set_account_credit(self, request: AccountCredit) -> Written:

@@ -23,8 +23,10 @@ from q2c.sandbox.admin_client import SandboxAdmin
 from q2c.sandbox.run import SandboxSetup, sandbox_setup
 from q2c.sandbox.seed import DEMO_DEALS, seed_demo
 from starter.connect import connect_temporal
+from starter.demo_lifecycle import run_lifecycle
 from starter.orders import deal_closed, wait_until_settled, web_ui_link
 from starter.processes import Supervisor, port_open, q2c_command, wait_for
+from starter.schedules import ensure_poll_schedule
 from starter.temporal_server import dev_server_command
 from worker import salesforce_client
 
@@ -124,6 +126,11 @@ async def _close_deals(settings: Settings, setup: SandboxSetup, deal_timeout: fl
         orders_before = ns_admin.stats()["counts"].get("salesOrder", 0)
 
         client = await connect_temporal(settings)
+        schedule = await ensure_poll_schedule(client, settings)
+        console.print(
+            f"NetSuite poller schedule {schedule}: every {settings.netsuite_poll_interval_seconds:g}s "
+            "(Schedules in the web UI; pause it there)."
+        )
         salesforce = salesforce_client(settings)
         rows = await asyncio.to_thread(
             salesforce.query_all,
@@ -185,4 +192,10 @@ async def _close_deals(settings: Settings, setup: SandboxSetup, deal_timeout: fl
         f"NetSuite sales orders: {orders_before} before this run, {orders_after} after "
         f"({orders_after - orders_before} created)."
     )
+    console.rule("From order to cash")
+    with (
+        SandboxAdmin(setup.salesforce_url, setup.salesforce.admin_key, setup.cert.ca_path) as sf_admin,
+        SandboxAdmin(setup.netsuite_url, setup.netsuite.admin_key, setup.cert.ca_path) as ns_admin,
+    ):
+        await run_lifecycle(console, client, settings, statuses, sf_admin, ns_admin)
     return 0

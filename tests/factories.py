@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from q2c.connectors.netsuite import RECORD_PATH, NetSuiteClient
+from q2c.connectors.netsuite import NetSuiteClient
+from q2c.connectors.netsuite_billing import NetSuiteBilling
 from q2c.sandbox.admin_client import SandboxAdmin
 from q2c.sandbox.seed import CURRENCIES, SUBSIDIARIES
 
@@ -137,22 +139,8 @@ def records_with(admin: SandboxAdmin, record_type: str, **match: Any) -> list[di
 
 # --- NetSuite finance actions, through the real API (as a clerk or NetSuite itself would) -----------
 async def bill(netsuite: NetSuiteClient, sales_order_id: str) -> str:
-    """Invoice the whole sales order (NetSuite's transform); returns the invoice id."""
-    response = await netsuite.request(
-        "POST",
-        f"{RECORD_PATH}/salesOrder/{sales_order_id}/!transform/invoice",
-        body={},
-        operation=f"invoice of sales order {sales_order_id}",
-    )
-    return response.headers["Location"].rsplit("/", 1)[-1]
+    return await NetSuiteBilling(netsuite).bill_sales_order(sales_order_id)
 
 
 async def pay(netsuite: NetSuiteClient, customer_id: str, invoice_id: str, amount: float) -> str:
-    return await netsuite.create(
-        "customerPayment",
-        {
-            "customer": {"id": customer_id},
-            "payment": amount,
-            "apply": {"items": [{"doc": {"id": invoice_id}, "apply": True, "amount": amount}]},
-        },
-    )
+    return await NetSuiteBilling(netsuite).record_payment(customer_id, invoice_id, Decimal(str(amount)))

@@ -12,11 +12,13 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from q2c.domain.messages import (
         AccountCredit,
+        AccountMatch,
         BillingChanged,
         CreditChanges,
         CreditReleased,
         CreditTask,
         EvaluateCredit,
+        FindAccount,
         FindOrders,
         LoadWatermark,
         NetSuiteChanges,
@@ -88,6 +90,16 @@ class NetSuitePoll:
         raised = released = 0
         for change in credit.changes:
             state = change.state
+            if change.account_id is None:
+                # Linked before q2c kept links (or by a person): the cross id on the account says which.
+                match = await self._call(
+                    "find_account_for_customer",
+                    FindAccount(netsuite_customer_id=state.customer_id),
+                    AccountMatch,
+                    queue=names.TASK_QUEUE,
+                    options=request,
+                )
+                change.account_id = match.account.id if match.account else None
             if change.account_id:
                 await self._call(
                     "set_account_credit",

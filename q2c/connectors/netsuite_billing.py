@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from q2c.connectors.errors import ApiError, ErrorKind
-from q2c.connectors.netsuite import NetSuiteClient
+from q2c.connectors.netsuite import RECORD_PATH, NetSuiteClient
 from q2c.domain.billing import CustomerCredit, Invoice, OrderBilling
 
 SUITEQL_TIME = "%Y-%m-%d %H:%M:%S"
@@ -130,12 +130,44 @@ class NetSuiteBilling:
         )
         return [str(row["id"]) for row in rows]
 
-    async def customers_overdue_beyond(self, days: int) -> list[str]:
+    async def overdue_invoices(self) -> list[ChangedInvoice]:
+        """Open invoices past their due date: time passing changes them without modifying them."""
         rows = await self._client.suiteql_rows(
-            "SELECT DISTINCT t.entity FROM transaction t WHERE t.type = 'CustInvc' "
-            f"AND t.foreignamountremaining > 0 AND t.daysoverduesearch > {int(days)} ORDER BY t.entity"
+            "SELECT DISTINCT t.id, t.entity, t.lastmodifieddate, tl.createdfrom, t.daysoverduesearch "
+            "FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
+            "WHERE t.type = 'CustInvc' AND t.foreignamountremaining > 0 AND t.daysoverduesearch > 0 "
+            "ORDER BY t.id"
         )
-        return [str(row["entity"]) for row in rows]
+        return [
+            ChangedInvoice(
+                invoice_id=str(row["id"]),
+                customer_id=str(row.get("entity") or ""),
+                sales_order_id=str(row["createdfrom"]) if row.get("createdfrom") else None,
+                modified=str(row.get("lastmodifieddate") or ""),
+            )
+            for row in rows
+        ]
+
+    async def bill_sales_order(self, sales_order_id: str) -> str:
+        """Invoice the whole sales order (NetSuite's transform); returns the new invoice's id."""
+        response = await self._client.request(
+            "POST",
+            f"{RECORD_PATH}/salesOrder/{_literal_id(sales_order_id)}/!transform/invoice",
+            body={},
+            operation=f"invoice of sales order {sales_order_id}",
+        )
+        return response.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+
+    async def record_payment(self, customer_id: str, invoice_id: str, amount: Decimal) -> str:
+        """A customer payment applied to one invoice; returns the payment's id."""
+        return await self._client.create(
+            "customerPayment",
+            {
+                "customer": {"id": customer_id},
+                "payment": float(amount),
+                "apply": {"items": [{"doc": {"id": invoice_id}, "apply": True, "amount": float(amount)}]},
+            },
+        )
 
     async def close_sales_order(self, external_id: str) -> bool:
         """Close every line of the order whose externalId is ``external_id``; False if there is none."""

@@ -183,12 +183,19 @@ class SalesforceClient:
         return status == 201
 
     def get_account(self, account_id: str) -> Account | None:
+        return self._account_where("Id", require_id(account_id, "an account"))
+
+    def account_for_customer(self, netsuite_customer_id: str) -> Account | None:
+        """The account carrying this NetSuite customer id (the cross id q2c or a person wrote)."""
+        return self._account_where("NetSuite_Internal_ID__c", netsuite_customer_id)
+
+    def _account_where(self, field: str, value: str) -> Account | None:
         soql = format_soql(
             "SELECT Id, Name, Website, Phone, CurrencyIsoCode, NetSuite_Internal_ID__c, OwnerId "
-            "FROM Account WHERE Id = {}",
-            require_id(account_id, "an account"),
+            f"FROM Account WHERE {field} = {{}} LIMIT 1",
+            value,
         )
-        result = self._call(f"query of Account {account_id}", lambda sf: sf.query(soql))
+        result = self._call(f"query of Account {field}={value}", lambda sf: sf.query(soql))
         records = result.get("records") or []
         if not records:
             return None

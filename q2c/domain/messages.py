@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from q2c.domain.billing import CreditState, Invoice
 from q2c.domain.order import OrderStage, SyncStatus
+from q2c.domain.records import Account
 
 
 # --- order-to-cash workflow -------------------------------------------------------------------------
@@ -139,6 +140,14 @@ class BillingTotals(BaseModel):
 
 class ReadAccount(BaseModel):
     account_id: str
+
+
+class FindAccount(BaseModel):
+    netsuite_customer_id: str
+
+
+class AccountMatch(BaseModel):
+    account: Account | None
 
 
 class AccountCredit(BaseModel):

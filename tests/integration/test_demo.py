@@ -70,6 +70,11 @@ def test_demo_creates_the_orders_once_and_finds_them_on_the_second_run(demo_env:
     assert len(orders) == 5 and len(set(orders.values())) == 5
     assert "needs attention: Opportunity" in first and "('Beta Add-on') has no NetSuite item" in first
     assert first.count("/namespaces/default/workflows/order:006") == 6
+    assert "NetSuite billed 5 orders" in first
+    assert re.search(r"day 70: poll read \d+ invoice changes, signalled \d+ orders, 1 credit hold\(s\) raised", first)
+    assert re.search(r"Credit hold on Globex Corporation \(001\w+\): an invoice is 40 days overdue", first)
+    assert "Task for the account owner" in first and "'Credit hold: Globex Corporation'" in first
+    assert first.count("Paid In Full") == 4
     assert not any(port_open("127.0.0.1", port) for port in _ports(demo_env))  # every child stopped
 
     second = _run_demo(demo_env)
@@ -78,6 +83,8 @@ def test_demo_creates_the_orders_once_and_finds_them_on_the_second_run(demo_env:
     assert "Moved 0 deals to Closed Won (6 were already won)" in second
     assert "NetSuite sales orders: 5 before this run, 5 after (0 created)." in second
     assert _orders(second) == orders
+    assert "The orders were billed on an earlier run" in second
+    assert second.count("Task for the account owner") == 1  # the hold was not raised twice
 
 
 def test_ctrl_c_stops_every_process_the_demo_started(demo_env: dict[str, str]) -> None:
