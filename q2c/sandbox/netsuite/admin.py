@@ -1,6 +1,17 @@
 """The sandbox's admin API under /__admin: fixtures, inspection and knobs for tests.
 
 Guarded by the admin key only (never TBA), not counted against the concurrency limit, not logged.
+
+Besides these routes the app mounts the shared ``/faults`` and ``/latency`` (``q2c.sandbox.faults``):
+``PUT /latency`` takes {"fixed_seconds", "jitter_seconds", "seed"} or the older {"seconds": S}.
+
+  GET /clock           {"now": ISO, "today": "YYYY-MM-DD", "offset_seconds": s}
+  PUT /clock           {"now": "2026-12-24T09:00:00Z"} or {"advance_days": 31} / {"advance_seconds": 90};
+                       never backwards (400)
+  GET /preferences     {"credit_hold_days_overdue": 30, "credit_limit_handling": "ENFORCE_HOLDS"}
+  PUT /preferences     either or both keys; credit_limit_handling ENFORCE_HOLDS | WARN | IGNORE
+  POST /reset          wipes records, the clock offset, the preferences and the fault rules (latency and
+                       the concurrency limit stay as set)
 """
 
 from __future__ import annotations
@@ -14,6 +25,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from q2c.sandbox.common import ADMIN_PREFIX, RequestLog, admin_endpoint
+from q2c.sandbox.faults import FaultPlan
+from q2c.sandbox.netsuite.account import Preferences, SandboxClock, SettingError
 from q2c.sandbox.netsuite.errors import NsError
 from q2c.sandbox.netsuite.gate import ApiGate
 from q2c.sandbox.netsuite.service import RecordService
@@ -40,7 +53,12 @@ async def _json(request: Request) -> Any:
 
 
 def build_admin_routes(
-    admin_key: str, gate: ApiGate, service: RecordService, request_log: RequestLog
+    admin_key: str,
+    gate: ApiGate,
+    service: RecordService,
+    request_log: RequestLog,
+    clock: SandboxClock,
+    faults: FaultPlan,
 ) -> list[Route]:
     def route(path: str, handler: Any, methods: list[str]) -> Route:
         async def safe(request: Request) -> Response:
@@ -48,11 +66,15 @@ def build_admin_routes(
                 return await handler(request)
             except AdminError as err:
                 return err.response()
+            except SettingError as err:
+                return AdminError(str(err)).response()
 
         return Route(f"{ADMIN_PREFIX}{path}", admin_endpoint(admin_key, safe), methods=methods)
 
     async def reset(request: Request) -> Response:
         service.store.wipe()
+        clock.reset()
+        faults.clear()
         gate.verifier.nonces.clear()
         gate.login_audit.entries.clear()
         request_log.clear()
@@ -93,7 +115,9 @@ def build_admin_routes(
                 "counts": service.store.counts(),
                 "in_flight": gate.governor.in_flight,
                 "concurrency_limit": gate.governor.limit,
-                "latency_seconds": gate.governor.latency_seconds,
+                "latency_seconds": gate.governor.latency.fixed_seconds,
+                "latency": gate.governor.latency.to_json(),
+                "clock": clock.to_json(),
             }
         )
 
@@ -113,12 +137,16 @@ def build_admin_routes(
         gate.governor.limit = limit
         return JSONResponse({"ok": True, "concurrency_limit": limit})
 
-    async def latency(request: Request) -> Response:
-        seconds = (await _json(request)).get("seconds")
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not 0 <= seconds <= 600:
-            raise AdminError('the body must be {"seconds": S} with 0 <= S <= 600')
-        gate.governor.latency_seconds = float(seconds)
-        return JSONResponse({"ok": True, "latency_seconds": float(seconds)})
+    async def clock_route(request: Request) -> Response:
+        if request.method == "PUT":
+            clock.update(await _json(request))
+        return JSONResponse(clock.to_json())
+
+    async def preferences(request: Request) -> Response:
+        prefs = Preferences.load(service.store)
+        if request.method == "PUT":
+            prefs.update(service.store, await _json(request))
+        return JSONResponse(prefs.to_json())
 
     return [
         route("/reset", reset, ["POST"]),
@@ -128,7 +156,8 @@ def build_admin_routes(
         route("/requests", requests, ["GET", "DELETE"]),
         route("/login-audit", login_audit, ["GET"]),
         route("/concurrency", concurrency, ["PUT"]),
-        route("/latency", latency, ["PUT"]),
+        route("/clock", clock_route, ["GET", "PUT"]),
+        route("/preferences", preferences, ["GET", "PUT"]),
     ]
 
 
@@ -146,7 +175,7 @@ def _load_one(service: RecordService, type_name: str, index: int, item: Any) -> 
             )
         explicit_id = int(explicit)
     try:
-        return str(service.create(rt, data, explicit_id=explicit_id))
+        return str(service.create(rt, data, explicit_id=explicit_id, fixture=True))
     except NsError as err:
         where = f" at {err.error_path}" if err.error_path else ""
         raise AdminError(

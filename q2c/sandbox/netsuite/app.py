@@ -1,4 +1,8 @@
-"""The NetSuite sandbox application: settings and the Starlette factory."""
+"""The NetSuite sandbox application: settings and the Starlette factory.
+
+Layers, outermost first: the fault plan (``FaultMiddleware``; admin routes exempt, injected faults take
+no concurrency slot), then per API route the gate (concurrency slot -> latency -> TBA -> handler).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,14 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from q2c.sandbox.common import RequestLog, SandboxSettings
+from q2c.sandbox.faults import FaultMiddleware, FaultPlan, LatencyModel, fault_admin_routes
+from q2c.sandbox.netsuite.account import SandboxClock
 from q2c.sandbox.netsuite.admin import build_admin_routes
 from q2c.sandbox.netsuite.auth import TbaCredentials, TbaVerifier
+from q2c.sandbox.netsuite.errors import render_fault
 from q2c.sandbox.netsuite.gate import ApiGate, Governor
 from q2c.sandbox.netsuite.record_api import build_routes
 from q2c.sandbox.netsuite.service import RecordService
@@ -40,6 +48,9 @@ class NetSuiteSandbox:
     suiteql: SuiteQL
     gate: ApiGate
     request_log: RequestLog
+    clock: SandboxClock
+    faults: FaultPlan
+    latency: LatencyModel
 
 
 def _utc_now() -> dt.datetime:
@@ -47,9 +58,12 @@ def _utc_now() -> dt.datetime:
 
 
 def create_app(settings: NetSuiteSandboxSettings, now: Callable[[], dt.datetime] = _utc_now) -> Starlette:
+    """``now`` is the base of the sandbox clock; ``PUT /__admin/clock`` moves the account's date ahead of it."""
     store = Store(settings.db_path)
-    service = RecordService(store, now)
-    suiteql = SuiteQL(store, now)
+    clock = SandboxClock(store, now)
+    store.use_today(clock.today)
+    service = RecordService(store, clock.now)
+    suiteql = SuiteQL(store, clock.now)
     verifier = TbaVerifier(
         TbaCredentials(
             settings.account_id,
@@ -59,10 +73,12 @@ def create_app(settings: NetSuiteSandboxSettings, now: Callable[[], dt.datetime]
             settings.token_secret,
         ),
         settings.timestamp_tolerance_seconds,
+        # The client signs with its own wall clock, not the (possibly advanced) sandbox date.
         clock=lambda: now().timestamp(),
     )
     request_log = RequestLog()
-    gate = ApiGate(Governor(settings.concurrency_limit), verifier, request_log)
+    faults, latency = FaultPlan(), LatencyModel()
+    gate = ApiGate(Governor(settings.concurrency_limit, latency), verifier, request_log)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -71,10 +87,19 @@ def create_app(settings: NetSuiteSandboxSettings, now: Callable[[], dt.datetime]
 
     app = Starlette(
         routes=[
-            *build_admin_routes(settings.admin_key, gate, service, request_log),
+            *build_admin_routes(settings.admin_key, gate, service, request_log, clock, faults),
+            *fault_admin_routes(settings.admin_key, faults, latency),
             *build_routes(gate, service, suiteql),
+        ],
+        middleware=[
+            # latency=None: the gate waits on the model inside the concurrency slot instead.
+            Middleware(
+                FaultMiddleware, plan=faults, render=render_fault, latency=None, request_log=request_log
+            )
         ],
         lifespan=lifespan,
     )
-    app.state.netsuite = NetSuiteSandbox(settings, store, service, suiteql, gate, request_log)
+    app.state.netsuite = NetSuiteSandbox(
+        settings, store, service, suiteql, gate, request_log, clock, faults, latency
+    )
     return app

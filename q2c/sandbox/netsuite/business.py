@@ -2,8 +2,12 @@
 
 Defaults (entityId, tranId, currency from the customer), validation NetSuite performs on save (active
 customer and items, matching subsidiary and currency), computed fields (line amounts, totals, amount
-remaining, customer balance) and the sales order -> invoice transform. Everything runs inside the
-store transaction of the write that triggered it.
+remaining, customer balance), credit holds, and the sales order -> invoice and invoice -> credit memo
+transforms. Everything runs inside the store transaction of the write that triggered it.
+
+Amounts that only change with a write (amountRemaining, status, balance) are stored; amounts that
+change with the date (daysOverdue, overdueBalance) are computed on read from the sandbox clock, so
+moving the clock changes them without touching lastModifiedDate - as on a real account.
 """
 
 from __future__ import annotations
@@ -13,12 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from q2c.sandbox.netsuite.account import CreditLimitHandling, Preferences
 from q2c.sandbox.netsuite.errors import NsError, user_error
 from q2c.sandbox.netsuite.records import RECORD_TYPES, RecordType, record_type
 from q2c.sandbox.netsuite.store import Body, Store
 
-TRANSACTIONS_WITH_LINES = ("salesOrder", "invoice")
 INVOICE_TERMS_DAYS = 30  # Net 30: the sandbox has no terms records
+# Transactions applied to invoices through an apply sublist; both reduce the invoice's amountRemaining.
+APPLYING_TYPES = ("customerPayment", "creditMemo")
+# Sales order statuses that are no longer waiting to be billed (Billed, Cancelled, Closed).
+NOT_UNBILLED = ("G", "C", "H")
 TRAN_ID_START = 1001
 
 
@@ -28,7 +36,7 @@ class Context:
     now: Callable[[], dt.datetime]
 
     def today(self) -> dt.date:
-        return self.now().date()
+        return self.now().astimezone(dt.UTC).date()
 
     def get(self, type_name: str, record_id: str | None) -> Body | None:
         if record_id is None:
@@ -72,7 +80,7 @@ def apply_defaults(ctx: Context, rt: RecordType, body: Body, record_id: int, cre
             body["subsidiary"] = company.get("subsidiary")
         name = " ".join(p for p in (body.get("firstName"), body.get("lastName")) if p)
         body.setdefault("entityId", name or f"CONTACT{record_id}")
-    elif rt.name in ("salesOrder", "invoice", "customerPayment"):
+    elif rt.name in ("salesOrder", "invoice", "customerPayment", "creditMemo"):
         party_field = "customer" if rt.name == "customerPayment" else "entity"
         party = ctx.get("customer", body.get(party_field))
         if creating:
@@ -98,11 +106,20 @@ def assign_tran_id(ctx: Context, rt: RecordType, body: Body) -> None:
 # -- validation and computed fields, after required fields are known present ------------------------
 
 
-def validate_and_compute(ctx: Context, rt: RecordType, body: Body, previous: Body | None) -> None:
+def validate_and_compute(
+    ctx: Context, rt: RecordType, body: Body, previous: Body | None, *, check_credit_hold: bool = True
+) -> None:
     if rt.name == "salesOrder":
         _check_party(ctx, rt, body, "entity")
+        if previous is None and check_credit_hold:
+            _check_credit_hold(ctx, body)
         _compute_lines(ctx, rt, body)
         body.setdefault("status", "B")
+        all_closed = all(line.get("isClosed") for line in body.get("item") or [])
+        if all_closed and body["status"] not in ("G", "C"):
+            body["status"] = "H"  # every line closed: the order is Closed
+        elif not all_closed and body["status"] == "H":
+            body["status"] = "B"  # a line reopened
     elif rt.name == "invoice":
         _check_party(ctx, rt, body, "entity")
         _check_created_from(ctx, body)
@@ -110,7 +127,17 @@ def validate_and_compute(ctx: Context, rt: RecordType, body: Body, previous: Bod
         _compute_invoice_amounts(ctx, body)
     elif rt.name == "customerPayment":
         _check_party(ctx, rt, body, "customer")
-        _compute_payment(ctx, body)
+        if body["payment"] <= 0:
+            raise user_error("The payment amount must be greater than zero.", "payment")
+        _compute_applications(ctx, rt, body, "customer", body["payment"])
+        body.setdefault("status", "B")
+    elif rt.name == "creditMemo":
+        _check_party(ctx, rt, body, "entity")
+        _check_credited_invoice(ctx, body)
+        _compute_lines(ctx, rt, body)
+        _compute_applications(ctx, rt, body, "entity", body["total"])
+        body["amountRemaining"] = body["unapplied"]
+        body["status"] = "B" if body["unapplied"] <= 0 else "A"
     elif rt.name == "customer":
         if body.get("creditLimit") is not None and body["creditLimit"] < 0:
             raise user_error("The credit limit of a customer cannot be negative.", "creditLimit")
@@ -121,7 +148,11 @@ def validate_and_compute(ctx: Context, rt: RecordType, body: Body, previous: Bod
 
 
 def _label(rt: RecordType) -> str:
-    return {"salesOrder": "sales order", "customerPayment": "customer payment"}.get(rt.name, rt.name)
+    return {
+        "salesOrder": "sales order",
+        "customerPayment": "customer payment",
+        "creditMemo": "credit memo",
+    }.get(rt.name, rt.name)
 
 
 def _check_party(ctx: Context, rt: RecordType, body: Body, party_field: str) -> None:
@@ -160,6 +191,79 @@ def _check_created_from(ctx: Context, body: Body) -> None:
             f"{order.get('tranId')} it was created from.",
             "createdFrom",
         )
+
+
+def _check_credited_invoice(ctx: Context, body: Body) -> None:
+    invoice = ctx.get("invoice", body.get("createdFrom"))
+    if invoice is not None and invoice.get("entity") != body.get("entity"):
+        raise user_error(
+            f"The credit memo's customer (internal id {body.get('entity')}) is not the customer of invoice "
+            f"{invoice.get('tranId')} it was created from.",
+            "createdFrom",
+        )
+
+
+# -- credit holds -------------------------------------------------------------------------------------
+
+
+def credit_hold_reason(ctx: Context, customer: Body, prefs: Preferences | None = None) -> str | None:
+    """Why the customer is on credit hold, or None. NetSuite shows this only as a refusal: there is no
+    body field for it, but every input (creditHoldOverride, creditLimit, balance, daysOverdue and the
+    threshold preference) can be read."""
+    prefs = prefs or Preferences.load(ctx.store)
+    override = customer.get("creditHoldOverride") or "AUTO"
+    if override == "ON":
+        return "its credit hold (creditHoldOverride) is set to On"
+    if override == "OFF":
+        return None
+    overdue = _overdue_invoices(ctx, customer["id"])
+    threshold = prefs.credit_hold_days_overdue
+    late = [(days, invoice) for days, invoice in overdue if days > threshold]
+    if late:
+        days, invoice = max(late, key=lambda pair: pair[0])
+        return (
+            f"invoice {invoice.get('tranId')} is {days} days overdue, more than the {threshold} days "
+            "overdue allowed by the Days Overdue for Warning/Hold preference"
+        )
+    limit = customer.get("creditLimit")
+    balance = customer.get("balance") or 0.0
+    if limit is not None and balance > limit:
+        return f"its balance {money(balance)} exceeds its credit limit {money(limit)}"
+    return None
+
+
+def _check_credit_hold(ctx: Context, body: Body) -> None:
+    customer = ctx.get("customer", body.get("entity"))
+    if customer is None:
+        return
+    prefs = Preferences.load(ctx.store)
+    if prefs.credit_limit_handling is not CreditLimitHandling.ENFORCE_HOLDS:
+        return  # Warn Only / Ignore: web services save the order (the UI would show a warning)
+    reason = credit_hold_reason(ctx, customer, prefs)
+    if reason is not None:
+        name = format_ref_name(RECORD_TYPES["customer"], customer)
+        raise user_error(
+            f"Customer is on credit hold. Customer {name} (internal id {customer['id']}) cannot get a new "
+            f"sales order: {reason}.",
+            "entity",
+        )
+
+
+def _overdue_invoices(ctx: Context, customer_id: str) -> list[tuple[int, Body]]:
+    """(days overdue, invoice) for the customer's open invoices past their due date, per the clock."""
+    today = ctx.today()
+    found = []
+    for invoice in ctx.store.find("invoice", "entity", customer_id):
+        days = invoice_days_overdue(invoice, today)
+        if days > 0:
+            found.append((days, invoice))
+    return found
+
+
+def invoice_days_overdue(invoice: Body, today: dt.date) -> int:
+    if (invoice.get("amountRemaining") or 0.0) <= 0 or not invoice.get("dueDate"):
+        return 0
+    return max(0, (today - dt.date.fromisoformat(invoice["dueDate"])).days)
 
 
 def _compute_lines(ctx: Context, rt: RecordType, body: Body) -> None:
@@ -206,50 +310,58 @@ def _compute_lines(ctx: Context, rt: RecordType, body: Body) -> None:
     body["total"] = money(subtotal)  # the sandbox charges no tax or shipping
 
 
-def _payments_applied_to(ctx: Context, invoice_id: str, excluding_payment: str | None = None) -> float:
+def _applied_to(ctx: Context, invoice_id: str, excluding: str | None = None) -> float:
+    """What payments and credit memos (other than transaction ``excluding``) apply to the invoice."""
     paid = 0.0
-    for payment in ctx.store.find_in_sublist("customerPayment", "apply", "doc", invoice_id):
-        if payment["id"] == excluding_payment:
-            continue
-        for line in payment.get("apply") or []:
-            if line.get("doc") == invoice_id and line.get("apply", True):
-                paid += line.get("amount") or 0.0
+    for type_name in APPLYING_TYPES:
+        for record in ctx.store.find_in_sublist(type_name, "apply", "doc", invoice_id):
+            if record["id"] == excluding:
+                continue
+            for line in record.get("apply") or []:
+                if line.get("doc") == invoice_id and line.get("apply", True):
+                    paid += line.get("amount") or 0.0
     return money(paid)
 
 
 def _compute_invoice_amounts(ctx: Context, body: Body) -> None:
-    paid = _payments_applied_to(ctx, body["id"]) if body.get("id") else 0.0
+    paid = _applied_to(ctx, body["id"]) if body.get("id") else 0.0
     if paid > body["total"]:
         raise user_error(
-            f"The invoice total {body['total']} is less than the {paid} already paid against it.", "item"
+            f"The invoice total {body['total']} is less than the {paid} already paid or credited against it.",
+            "item",
         )
     body["amountPaid"] = paid
     body["amountRemaining"] = money(body["total"] - paid)
     body["status"] = "B" if body["amountRemaining"] <= 0 else "A"
 
 
-def _compute_payment(ctx: Context, body: Body) -> None:
-    payment = body["payment"]
-    if payment <= 0:
-        raise user_error("The payment amount must be greater than zero.", "payment")
+def _compute_applications(
+    ctx: Context, rt: RecordType, body: Body, party_field: str, available: float
+) -> None:
+    """Check and complete the apply sublist of a payment or credit memo worth ``available``."""
+    label = _label(rt)
     applied = 0.0
     for index, line in enumerate(body.get("apply") or []):
         path = f"apply.items[{index}]"
         invoice = ctx.get("invoice", line.get("doc"))
         if invoice is None:
             continue
-        if invoice.get("entity") != body.get("customer"):
+        if invoice.get("entity") != body.get(party_field):
             raise user_error(
                 f"Line {index + 1} of the apply sublist: invoice {invoice.get('tranId')} belongs to another "
-                "customer than this payment.",
+                f"customer than this {label}.",
                 f"{path}.doc",
             )
         line.setdefault("apply", True)
         if not line["apply"]:
             continue
-        open_amount = money(invoice["total"] - _payments_applied_to(ctx, invoice["id"], body.get("id")))
+        open_amount = money(invoice["total"] - _applied_to(ctx, invoice["id"], body.get("id")))
         if line.get("amount") is None:
-            line["amount"] = money(max(0.0, min(open_amount, payment - applied)))
+            line["amount"] = money(max(0.0, min(open_amount, available - applied)))
+        if line["amount"] < 0:
+            raise user_error(
+                f"Line {index + 1} of the apply sublist: the amount cannot be negative.", f"{path}.amount"
+            )
         if line["amount"] > open_amount:
             raise user_error(
                 f"Line {index + 1} of the apply sublist: {line['amount']} exceeds the {open_amount} still "
@@ -257,13 +369,14 @@ def _compute_payment(ctx: Context, body: Body) -> None:
                 f"{path}.amount",
             )
         applied += line["amount"]
-    if money(applied) > payment:
+    if money(applied) > available:
+        what = "payment amount" if rt.name == "customerPayment" else "credit memo total"
         raise user_error(
-            f"The applied amounts ({money(applied)}) exceed the payment amount ({payment}).", "payment"
+            f"The applied amounts ({money(applied)}) of this {label} exceed its {what} ({available}).",
+            "apply",
         )
     body["applied"] = money(applied)
-    body["unapplied"] = money(payment - applied)
-    body.setdefault("status", "B")
+    body["unapplied"] = money(available - applied)
 
 
 # -- effects on other records -------------------------------------------------------------------------
@@ -275,8 +388,8 @@ def after_write(ctx: Context, rt: RecordType, body: Body | None, previous: Body 
     for record in (body, previous):
         if record is None:
             continue
-        if rt.name == "customerPayment":
-            touched_customers.add(record.get("customer") or "")
+        if rt.name in APPLYING_TYPES:
+            touched_customers.add(record.get("customer" if rt.name == "customerPayment" else "entity") or "")
             for line in record.get("apply") or []:
                 if line.get("doc"):
                     _refresh_invoice(ctx, line["doc"])
@@ -290,6 +403,8 @@ def _refresh_invoice(ctx: Context, invoice_id: str) -> None:
     invoice = ctx.get("invoice", invoice_id)
     if invoice is None:
         return
+    # A payment or credit memo applied to the invoice changes its amounts: that is an edit of the invoice
+    # (lastModifiedDate moves), unlike the passing of time.
     before = (invoice.get("amountPaid"), invoice.get("status"))
     _compute_invoice_amounts(ctx, invoice)
     if (invoice.get("amountPaid"), invoice.get("status")) != before:
@@ -307,7 +422,7 @@ def _refresh_balance(ctx: Context, customer_id: str) -> None:
     )
     unapplied = sum(
         p.get("unapplied") or 0.0 for p in ctx.store.find("customerPayment", "customer", customer_id)
-    )
+    ) + sum(c.get("unapplied") or 0.0 for c in ctx.store.find("creditMemo", "entity", customer_id))
     balance = money(open_amount - unapplied)
     if customer.get("balance") != balance:
         # A balance change is not an edit of the customer: lastModifiedDate stays as it was.
@@ -316,20 +431,23 @@ def _refresh_balance(ctx: Context, customer_id: str) -> None:
 
 
 def read_extras(ctx: Context, rt: RecordType, body: Body) -> None:
-    """Fields NetSuite computes at read time because they depend on today's date."""
+    """Fields NetSuite computes at read time because they depend on today's date (the sandbox clock)."""
+    today = ctx.today()
+    if rt.name == "invoice":
+        body["daysOverdue"] = invoice_days_overdue(body, today)
+        return
     if rt.name != "customer":
         return
-    today = ctx.today()
-    overdue = 0.0
-    oldest: dt.date | None = None
-    for invoice in ctx.store.find("invoice", "entity", body["id"]):
-        remaining = invoice.get("amountRemaining") or 0.0
-        due = dt.date.fromisoformat(invoice["dueDate"]) if invoice.get("dueDate") else None
-        if remaining > 0 and due is not None and due < today:
-            overdue += remaining
-            oldest = due if oldest is None or due < oldest else oldest
-    body["overdueBalance"] = money(overdue)
-    body["daysOverdue"] = (today - oldest).days if oldest is not None else 0
+    overdue = _overdue_invoices(ctx, body["id"])
+    body["overdueBalance"] = money(sum(invoice.get("amountRemaining") or 0.0 for _, invoice in overdue))
+    body["daysOverdue"] = max((days for days, _ in overdue), default=0)
+    body["unbilledOrders"] = money(
+        sum(
+            order.get("total") or 0.0
+            for order in ctx.store.find("salesOrder", "entity", body["id"])
+            if order.get("status") not in NOT_UNBILLED
+        )
+    )
     body.setdefault("balance", 0.0)
 
 
@@ -361,11 +479,34 @@ def invoice_from_order(ctx: Context, order: Body) -> Body:
     }
     invoice.update({k: v for k, v in order.items() if k.startswith("custbody_")})
     invoice["createdFrom"] = order["id"]
+    # Closed lines are not billed.
     invoice["item"] = [
         {k: v for k, v in line.items() if k in LINE_FIELDS_COPIED or k.startswith("custcol_")}
+        | {"orderLine": line.get("line")}
         for line in order.get("item") or []
+        if not line.get("isClosed")
     ]
     return invoice
+
+
+def credit_memo_from_invoice(ctx: Context, invoice: Body) -> Body:
+    """The credit memo NetSuite pre-fills when an invoice is credited: its lines, applied to it."""
+    memo: Body = {
+        k: invoice[k]
+        for k in ("entity", "currency", "exchangeRate", "subsidiary", "otherRefNum", "memo")
+        if invoice.get(k) is not None
+    }
+    memo.update({k: v for k, v in invoice.items() if k.startswith("custbody_")})
+    memo["createdFrom"] = invoice["id"]
+    memo["item"] = [
+        {k: v for k, v in line.items() if k in LINE_FIELDS_COPIED or k.startswith("custcol_")}
+        for line in invoice.get("item") or []
+    ]
+    # The amount is left open: it becomes the smaller of what is still due and the credit's total.
+    memo["apply"] = (
+        [{"doc": invoice["id"], "apply": True}] if (invoice.get("amountRemaining") or 0) > 0 else []
+    )
+    return memo
 
 
 def mark_billed(ctx: Context, order: Body) -> None:

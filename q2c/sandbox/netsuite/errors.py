@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+
+from q2c.sandbox.faults import FaultKind, FaultRule
 
 ERROR_CONTENT_TYPE = "application/vnd.oracle.resource+json; type=error"
 
@@ -29,6 +31,7 @@ _TITLES = {
     415: ("Unsupported Media Type", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.16"),
     429: ("Too Many Requests", "https://www.rfc-editor.org/rfc/rfc6585.html#section-4"),
     500: ("Internal Server Error", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.6.1"),
+    503: ("Service Unavailable", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.6.4"),
 }
 
 
@@ -85,3 +88,29 @@ def user_error(detail: str, path: str | None = None) -> NsError:
 
 def concurrency_exceeded() -> NsError:
     return NsError(429, "CONCURRENCY_LIMIT_EXCEEDED", CONCURRENCY_DETAIL)
+
+
+# Injected faults (q2c.sandbox.faults), answered with the bodies a real account sends for these failures.
+_FAULTS: dict[FaultKind, NsError] = {
+    FaultKind.SERVER_ERROR: NsError(
+        500,
+        "UNEXPECTED_ERROR",
+        "An unexpected error occurred. Error ID: sandbox-injected-fault (injected by the sandbox fault plan).",
+    ),
+    # The code of NetSuite's 503 (maintenance, overload) body is unconfirmed.
+    FaultKind.UNAVAILABLE: NsError(
+        503,
+        "SERVICE_UNAVAILABLE",
+        "The service is temporarily unavailable. Try again later (injected by the sandbox fault plan).",
+    ),
+    FaultKind.RATE_LIMITED: NsError(429, "CONCURRENCY_LIMIT_EXCEEDED", CONCURRENCY_DETAIL),
+    # A workflow's Lock Record action; NetSuite answers any write to the locked record this way.
+    FaultKind.LOCKED: NsError(
+        400, "RCRD_LOCKED_BY_WF", "This record has been locked by a user defined workflow."
+    ),
+}
+
+
+def render_fault(rule: FaultRule) -> Response:
+    """The renderer for ``FaultMiddleware``: the error body of the injected fault kind."""
+    return _FAULTS[rule.kind].response()

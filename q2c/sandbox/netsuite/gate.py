@@ -1,10 +1,14 @@
 """What every API request passes through: the account's concurrency limit, the injected latency,
 Token-Based Authentication, NetSuite error rendering and the request log.
+
+The latency is waited after the request has taken its concurrency slot: on a real account a slow
+request keeps its slot for as long as it runs, so latency and the limit compound (two 0.5 s requests
+on a limit of 1 means one of them is refused). Injected faults (``q2c.sandbox.faults``) are answered in
+front of the gate and take no slot.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
@@ -17,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from q2c.sandbox.common import RequestLog
+from q2c.sandbox.faults import LatencyModel
 from q2c.sandbox.netsuite.auth import TbaVerifier
 from q2c.sandbox.netsuite.errors import NsError, concurrency_exceeded
 
@@ -31,7 +36,7 @@ class Governor:
     """The per-account concurrency limit: a request over it is refused at once, never queued."""
 
     limit: int
-    latency_seconds: float = 0.0
+    latency: LatencyModel = field(default_factory=LatencyModel)
     _in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -89,8 +94,7 @@ class ApiGate:
         if not self.governor.try_acquire():
             return concurrency_exceeded().response()
         try:
-            if self.governor.latency_seconds > 0:
-                await asyncio.sleep(self.governor.latency_seconds)
+            await self.governor.latency.wait()  # inside the slot: a slow request holds it
             body = await request.body()
             self.verifier.verify(request.method, signed_url(request), request.headers, body)
             return await handler(request, body)

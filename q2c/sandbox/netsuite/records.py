@@ -99,6 +99,7 @@ SALES_ORDER_STATUS = (
 )
 INVOICE_STATUS = (("A", "Open"), ("B", "Paid In Full"))
 PAYMENT_STATUS = (("B", "Not Deposited"), ("C", "Deposited"))
+CREDIT_MEMO_STATUS = (("A", "Open"), ("B", "Fully Applied"))
 CREDIT_HOLD = (("AUTO", "Auto"), ("ON", "On"), ("OFF", "Off"))
 
 ITEM_LINE = Sublist(
@@ -112,6 +113,57 @@ ITEM_LINE = Sublist(
         _f("description", max_length=4000),
     ),
     custom_prefix="custcol_",
+)
+
+# A sales order line can be closed (nothing more to fulfil or bill); closing every line closes the order.
+ORDER_LINE = Sublist(
+    "item", (*ITEM_LINE.fields, _f("isClosed", Kind.BOOLEAN)), custom_prefix=ITEM_LINE.custom_prefix
+)
+
+# An invoice line billed from an order keeps the order line's number (NetSuite's orderLine).
+INVOICE_LINE = Sublist(
+    "item",
+    (*ITEM_LINE.fields, _f("orderLine", Kind.INTEGER, read_only=True)),
+    custom_prefix=ITEM_LINE.custom_prefix,
+)
+
+APPLY_LINE = Sublist(
+    "apply",
+    (
+        _f("line", Kind.INTEGER, read_only=True),
+        _f("doc", Kind.REF, ref_type="invoice", required=True),
+        _f("apply", Kind.BOOLEAN),
+        _f("amount", Kind.NUMBER),
+    ),
+)
+
+# SQL over the stored JSON of ``r`` (the record row) for columns NetSuite computes from today's date.
+# ns_today() is the sandbox clock's date (registered by the store), so moving the clock changes these
+# without touching the records.
+_J = "json_extract(r.body, '$.{}')"
+_INVOICE_DAYS_OVERDUE = (
+    f"sql:CASE WHEN {_J.format('amountRemaining')} > 0 AND {_J.format('dueDate')} < ns_today() "
+    f"THEN CAST(julianday(ns_today()) - julianday({_J.format('dueDate')}) AS INTEGER) ELSE 0 END"
+)
+# A customer's open invoices. json_extract(body, '$.entity') matches the store's expression index, and
+# (r.id || '') rather than CAST(r.id AS TEXT): a TEXT-affinity operand would stop SQLite using that index.
+_OPEN_INVOICES = (
+    "FROM ns_record i WHERE i.type = 'invoice' AND json_extract(i.body, '$.entity') = (r.id || '') "
+    "AND json_extract(i.body, '$.amountRemaining') > 0"
+)
+_OVERDUE = "AND json_extract(i.body, '$.dueDate') < ns_today()"
+_CUSTOMER_OVERDUE_BALANCE = (
+    f"sql:(SELECT round(coalesce(sum(json_extract(i.body, '$.amountRemaining')), 0), 2) "
+    f"{_OPEN_INVOICES} {_OVERDUE})"
+)
+_CUSTOMER_DAYS_OVERDUE = (
+    "sql:(SELECT coalesce(max(CAST(julianday(ns_today()) - julianday(json_extract(i.body, '$.dueDate')) "
+    f"AS INTEGER)), 0) {_OPEN_INVOICES} {_OVERDUE})"
+)
+_CUSTOMER_UNBILLED_ORDERS = (
+    "sql:(SELECT round(coalesce(sum(json_extract(o.body, '$.total')), 0), 2) FROM ns_record o "
+    "WHERE o.type = 'salesOrder' AND json_extract(o.body, '$.entity') = (r.id || '') "
+    "AND json_extract(o.body, '$.status') NOT IN ('G', 'C', 'H'))"
 )
 
 TRANSACTION_COLUMNS = {
@@ -131,7 +183,9 @@ TRANSACTION_COLUMNS = {
     "duedate": "dueDate",
     "createdfrom": "createdFrom",
     "foreignamountremaining": "amountRemaining",
+    "foreignamountunpaid": "amountRemaining",
     "foreignamountpaid": "amountPaid",
+    "daysoverduesearch": "sql:NULL",  # only invoices fall overdue
 }
 
 RECORD_TYPES: dict[str, RecordType] = {
@@ -206,6 +260,7 @@ RECORD_TYPES: dict[str, RecordType] = {
                 _f("balance", Kind.NUMBER, read_only=True),
                 _f("overdueBalance", Kind.NUMBER, read_only=True),
                 _f("daysOverdue", Kind.INTEGER, read_only=True),
+                _f("unbilledOrders", Kind.NUMBER, read_only=True),
                 _f("comments", max_length=999),
                 INACTIVE,
                 EXTERNAL_ID,
@@ -229,6 +284,10 @@ RECORD_TYPES: dict[str, RecordType] = {
                     "creditlimit": "creditLimit",
                     "creditholdoverride": "creditHoldOverride",
                     "balance": "balance",
+                    "balancesearch": "balance",
+                    "overduebalancesearch": _CUSTOMER_OVERDUE_BALANCE,
+                    "daysoverduesearch": _CUSTOMER_DAYS_OVERDUE,
+                    "unbilledorderssearch": _CUSTOMER_UNBILLED_ORDERS,
                     "isinactive": "isInactive",
                     "externalid": "externalId",
                     "datecreated": "dateCreated",
@@ -324,7 +383,7 @@ RECORD_TYPES: dict[str, RecordType] = {
             ),
             ref_name="Sales Order #{tranId}",
             id_sequence="transaction",
-            sublists=(ITEM_LINE,),
+            sublists=(ORDER_LINE,),
             custom_prefix="custbody_",
             tran_id_prefix="SO",
             suiteql=SuiteQLTable("transaction", TRANSACTION_COLUMNS, type_code="SalesOrd"),
@@ -348,16 +407,53 @@ RECORD_TYPES: dict[str, RecordType] = {
                 _f("total", Kind.NUMBER, read_only=True),
                 _f("amountPaid", Kind.NUMBER, read_only=True),
                 _f("amountRemaining", Kind.NUMBER, read_only=True),
+                _f("daysOverdue", Kind.INTEGER, read_only=True),  # computed on read from the clock
                 EXTERNAL_ID,
                 CREATED,
                 MODIFIED,
             ),
             ref_name="Invoice #{tranId}",
             id_sequence="transaction",
-            sublists=(ITEM_LINE,),
+            sublists=(INVOICE_LINE,),
             custom_prefix="custbody_",
             tran_id_prefix="INV",
-            suiteql=SuiteQLTable("transaction", TRANSACTION_COLUMNS, type_code="CustInvc"),
+            suiteql=SuiteQLTable(
+                "transaction",
+                {**TRANSACTION_COLUMNS, "daysoverduesearch": _INVOICE_DAYS_OVERDUE},
+                type_code="CustInvc",
+            ),
+        ),
+        RecordType(
+            "creditMemo",
+            (
+                ID,
+                _f("tranId", read_only=True),
+                _f("entity", Kind.REF, ref_type="customer", required=True),
+                _f("tranDate", Kind.DATE),
+                _f("currency", Kind.REF, ref_type="currency"),
+                _f("exchangeRate", Kind.NUMBER),
+                _f("subsidiary", Kind.REF, ref_type="subsidiary"),
+                _f("createdFrom", Kind.REF, ref_type="invoice"),
+                _f("status", Kind.ENUM, choices=CREDIT_MEMO_STATUS, read_only=True),
+                _f("otherRefNum", max_length=45),
+                _f("memo", max_length=999),
+                _f("subtotal", Kind.NUMBER, read_only=True),
+                _f("total", Kind.NUMBER, read_only=True),
+                _f("applied", Kind.NUMBER, read_only=True),
+                _f("unapplied", Kind.NUMBER, read_only=True),
+                _f("amountRemaining", Kind.NUMBER, read_only=True),  # = unapplied
+                EXTERNAL_ID,
+                CREATED,
+                MODIFIED,
+            ),
+            ref_name="Credit Memo #{tranId}",
+            id_sequence="transaction",
+            sublists=(ITEM_LINE, APPLY_LINE),
+            custom_prefix="custbody_",
+            tran_id_prefix="CM",
+            suiteql=SuiteQLTable(
+                "transaction", {**TRANSACTION_COLUMNS, "foreignamountpaid": "applied"}, type_code="CustCred"
+            ),
         ),
         RecordType(
             "customerPayment",
@@ -380,17 +476,7 @@ RECORD_TYPES: dict[str, RecordType] = {
             ),
             ref_name="Payment #{tranId}",
             id_sequence="transaction",
-            sublists=(
-                Sublist(
-                    "apply",
-                    (
-                        _f("line", Kind.INTEGER, read_only=True),
-                        _f("doc", Kind.REF, ref_type="invoice", required=True),
-                        _f("apply", Kind.BOOLEAN),
-                        _f("amount", Kind.NUMBER),
-                    ),
-                ),
-            ),
+            sublists=(APPLY_LINE,),
             custom_prefix="custbody_",
             tran_id_prefix="PYMT",
             suiteql=SuiteQLTable(

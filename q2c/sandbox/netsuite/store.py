@@ -7,6 +7,7 @@ NetSuite's tables, generated from the record descriptions, so the record API and
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import threading
@@ -28,11 +29,18 @@ CREATE TABLE IF NOT EXISTS ns_record (
 CREATE UNIQUE INDEX IF NOT EXISTS ns_record_external_id ON ns_record (type, external_id)
     WHERE external_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS ns_sequence (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ns_setting (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- The SuiteQL views look up a customer's invoices (balances, days overdue) through these expressions; the
+-- index keeps that a lookup rather than a scan of every record per customer row.
+CREATE INDEX IF NOT EXISTS ns_record_entity ON ns_record (type, json_extract(body, '$.entity'));
 """
 
 # SuiteQL table name -> the SQLite view holding it. Prefixed because NetSuite's names collide with SQL
 # keywords ("transaction") and with the sandbox's own tables.
 VIEW_PREFIX = "suiteql_"
+
+# Transactions with an item sublist: their lines make up SuiteQL's transactionline.
+TRANSACTIONS_WITH_ITEMS = ("salesOrder", "invoice", "creditMemo")
 
 Body = dict[str, Any]
 
@@ -47,10 +55,18 @@ class Store:
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._depth = 0
+        # The account's date as the views see it (days overdue, overdue balances): the sandbox clock
+        # replaces it via ``use_today``. Registered before the views exist, as SQLite resolves the
+        # functions a view calls whenever the view is read.
+        self._today: Callable[[], dt.date] = lambda: dt.datetime.now(dt.UTC).date()
+        self._conn.create_function("ns_today", 0, lambda: self._today().isoformat())
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
             self._create_views()
+
+    def use_today(self, today: Callable[[], dt.date]) -> None:
+        self._today = today
 
     def close(self) -> None:
         with self._lock:
@@ -94,6 +110,21 @@ class Store:
                 "INSERT INTO ns_sequence (name, value) VALUES (?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)",
                 (name, at_least),
+            )
+
+    # -- settings (sandbox clock, account preferences) ------------------------------------------
+
+    def setting(self, name: str) -> Any:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM ns_setting WHERE name = ?", (name,)).fetchone()
+        return None if row is None else json.loads(row["value"])
+
+    def put_setting(self, name: str, value: Any) -> None:
+        with self.transaction():
+            self._conn.execute(
+                "INSERT INTO ns_setting (name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (name, json.dumps(value)),
             )
 
     # -- records ---------------------------------------------------------------------------------
@@ -155,10 +186,15 @@ class Store:
 
     def find(self, type_name: str, field_name: str, value: str) -> list[Body]:
         """Records whose body field equals ``value`` (used for reverse references: a customer's invoices)."""
+        if not field_name.isidentifier():
+            raise ValueError(f"not a field name: {field_name!r}")
+        # The path is written into the SQL (not bound) so that json_extract(body, '$.entity') can use the
+        # expression index; field names come from the record descriptions, never from a request.
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, body FROM ns_record WHERE type = ? AND json_extract(body, ?) = ? ORDER BY id",
-                (type_name, f"$.{field_name}", value),
+                "SELECT id, body FROM ns_record "
+                f"WHERE type = ? AND json_extract(body, '$.{field_name}') = ? ORDER BY id",
+                (type_name, value),
             ).fetchall()
         return [_load(r["body"], int(r["id"])) for r in rows]
 
@@ -182,6 +218,7 @@ class Store:
         with self.transaction():
             self._conn.execute("DELETE FROM ns_record")
             self._conn.execute("DELETE FROM ns_sequence")
+            self._conn.execute("DELETE FROM ns_setting")
 
     # -- SuiteQL ---------------------------------------------------------------------------------
 
@@ -212,6 +249,7 @@ class Store:
             self._conn.execute(f"DROP VIEW IF EXISTS {VIEW_PREFIX}{table}")
             self._conn.execute(f"CREATE VIEW {VIEW_PREFIX}{table} AS " + " UNION ALL ".join(selects))
         self._conn.execute(f"DROP VIEW IF EXISTS {VIEW_PREFIX}transactionline")
+        lined = ", ".join(f"'{t}'" for t in TRANSACTIONS_WITH_ITEMS)
         self._conn.execute(
             f"CREATE VIEW {VIEW_PREFIX}transactionline AS "
             "SELECT json_extract(l.value, '$.line') AS id, r.id AS \"transaction\", "
@@ -219,9 +257,40 @@ class Store:
             "CAST(json_extract(l.value, '$.item') AS INTEGER) AS item, "
             "json_extract(l.value, '$.quantity') AS quantity, json_extract(l.value, '$.rate') AS rate, "
             "json_extract(l.value, '$.amount') AS foreignamount, "
-            "json_extract(l.value, '$.description') AS memo, 'F' AS mainline "
-            "FROM ns_record r, json_each(r.body, '$.item') l WHERE r.type IN ('salesOrder', 'invoice')"
+            "json_extract(l.value, '$.description') AS memo, 'F' AS mainline, "
+            "CASE WHEN json_extract(l.value, '$.isClosed') THEN 'T' ELSE 'F' END AS isclosed, "
+            # The transaction this line was created from: an invoice line points at its sales order.
+            "CAST(json_extract(r.body, '$.createdFrom') AS INTEGER) AS createdfrom, "
+            "CAST(json_extract(r.body, '$.entity') AS INTEGER) AS entity "
+            f"FROM ns_record r, json_each(r.body, '$.item') l WHERE r.type IN ({lined})"
         )
+        # NetSuite's link tables: one row per (previous line -> next line). PreviousTransactionLineLink
+        # holds the same links as NextTransactionLineLink, read from the other end.
+        links = (
+            # Billing: each invoice line came from the order line it names (orderLine, set by the
+            # transform); lines added to the invoice by hand link to no order line.
+            "SELECT CAST(json_extract(r.body, '$.createdFrom') AS INTEGER) AS previousdoc, "
+            "json_extract(l.value, '$.orderLine') AS previousline, 'SalesOrd' AS previoustype, "
+            "r.id AS nextdoc, json_extract(l.value, '$.line') AS nextline, 'CustInvc' AS nexttype, "
+            "'OrdBill' AS linktype, json_extract(l.value, '$.amount') AS foreignamount, "
+            "round(json_extract(l.value, '$.amount') * coalesce(json_extract(r.body, '$.exchangeRate'), 1), 2) "
+            "AS amount "
+            "FROM ns_record r, json_each(r.body, '$.item') l "
+            "WHERE r.type = 'invoice' AND json_extract(r.body, '$.createdFrom') IS NOT NULL "
+            "AND json_extract(l.value, '$.orderLine') IS NOT NULL "
+            "UNION ALL "
+            # Payments and credit memos applied to invoices: main line (0) to main line.
+            "SELECT CAST(json_extract(l.value, '$.doc') AS INTEGER), 0, 'CustInvc', r.id, 0, "
+            "CASE r.type WHEN 'customerPayment' THEN 'CustPymt' ELSE 'CustCred' END, 'Payment', "
+            "json_extract(l.value, '$.amount'), "
+            "round(json_extract(l.value, '$.amount') * coalesce(json_extract(r.body, '$.exchangeRate'), 1), 2) "
+            "FROM ns_record r, json_each(r.body, '$.apply') l "
+            "WHERE r.type IN ('customerPayment', 'creditMemo') "
+            "AND coalesce(json_extract(l.value, '$.apply'), 1) AND json_extract(l.value, '$.amount') > 0"
+        )
+        for table in ("nexttransactionlinelink", "previoustransactionlinelink"):
+            self._conn.execute(f"DROP VIEW IF EXISTS {VIEW_PREFIX}{table}")
+            self._conn.execute(f"CREATE VIEW {VIEW_PREFIX}{table} AS {links}")
 
     def suiteql_tables(self) -> dict[str, list[str]]:
         """SuiteQL table -> its columns, for validating queries before they reach SQLite."""

@@ -4,6 +4,23 @@ A query is parsed as Oracle SQL with sqlglot, checked (one SELECT, only NetSuite
 knows), rewritten (tables to their views, Oracle date functions to Python functions registered in
 SQLite) and run in SQLite. Results look like NetSuite's: lower-case column names, every value a string,
 null columns left out, raw dates in the account's date format (M/D/YYYY).
+
+How dates and datetimes compare. Stored dates (trandate, duedate) are ``YYYY-MM-DD`` strings, stored
+datetimes (createddate, lastmodifieddate) ``YYYY-MM-DDTHH:MM:SSZ`` in UTC with whole seconds, and
+TO_DATE returns the same two shapes (a datetime when its format has a time token), so comparisons are
+ISO string comparisons and ORDER BY lastmodifieddate is chronological. A change poller reads
+
+    SELECT id, TO_CHAR(lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS modified FROM transaction
+    WHERE lastmodifieddate > TO_DATE('2026-01-05 10:00:00', 'YYYY-MM-DD HH24:MI:SS')
+    ORDER BY lastmodifieddate, id
+
+and pages with limit/offset. Differences from a real account: a real account compares in the time zone
+of the user's preferences, the sandbox in UTC; a date-only TO_DATE compares below every datetime of that
+day (``lastmodifieddate > TO_DATE('2026-01-05', 'YYYY-MM-DD')`` includes 2026-01-05T00:00:00Z, which
+Oracle would treat as equal); and stamps have one-second resolution, so a poller should re-read the
+watermark's second (>=) and skip what it has seen. SYSDATE and CURRENT_DATE follow the sandbox clock,
+as do the computed columns transaction.daysoverduesearch and customer.overduebalancesearch /
+daysoverduesearch; moving the clock changes them without changing lastmodifieddate.
 """
 
 from __future__ import annotations
