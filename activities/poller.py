@@ -84,6 +84,7 @@ class NetSuitePollerActivities:
                 if link is not None:  # an order q2c did not make is not q2c's to follow
                     opportunities.add(link.salesforce_id)
         newest = [parse_netsuite_time(i.modified) for i in invoices if i.modified]
+        newest += [parse_netsuite_time(modified) for _, modified in changed_customers if modified]
         watermark = max(newest).isoformat() if newest else request.watermark
         if (
             request.watermark
@@ -91,7 +92,8 @@ class NetSuitePollerActivities:
             and parse_netsuite_time(watermark) < parse_netsuite_time(request.watermark)
         ):
             watermark = request.watermark  # never move back
-        customers = {i.customer_id for i in [*invoices, *overdue] if i.customer_id} | set(changed_customers)
+        customers = {i.customer_id for i in [*invoices, *overdue] if i.customer_id}
+        customers |= {customer_id for customer_id, _ in changed_customers}
         return NetSuiteChanges(
             watermark=watermark,
             opportunity_ids=sorted(opportunities),

@@ -16,6 +16,8 @@ from q2c.connectors.netsuite import RECORD_PATH, NetSuiteClient
 from q2c.domain.billing import CustomerCredit, Invoice, OrderBilling
 
 SUITEQL_TIME = "%Y-%m-%d %H:%M:%S"
+# SuiteQL prints a raw datetime column as a date in the user's format (no time): ask for the time.
+MODIFIED = "TO_CHAR(t.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS modified"
 
 
 def _ref_id(value: Any) -> str | None:
@@ -109,7 +111,7 @@ class NetSuiteBilling:
 
     async def invoices_changed_since(self, since: dt.datetime) -> list[ChangedInvoice]:
         rows = await self._client.suiteql_rows(
-            "SELECT DISTINCT t.id, t.entity, t.lastmodifieddate, tl.createdfrom FROM transaction t "
+            f"SELECT DISTINCT t.id, t.entity, {MODIFIED}, tl.createdfrom FROM transaction t "
             "JOIN transactionline tl ON tl.transaction = t.id "
             f"WHERE t.type = 'CustInvc' AND t.lastmodifieddate >= {suiteql_time(since)} "
             "ORDER BY t.lastmodifieddate, t.id"
@@ -119,21 +121,23 @@ class NetSuiteBilling:
                 invoice_id=str(row["id"]),
                 customer_id=str(row.get("entity") or ""),
                 sales_order_id=str(row["createdfrom"]) if row.get("createdfrom") else None,
-                modified=str(row.get("lastmodifieddate") or ""),
+                modified=str(row.get("modified") or ""),
             )
             for row in rows
         ]
 
-    async def customers_changed_since(self, since: dt.datetime) -> list[str]:
+    async def customers_changed_since(self, since: dt.datetime) -> list[tuple[str, str]]:
+        """(customer id, modified) for customers changed since ``since``: credit fields among them."""
         rows = await self._client.suiteql_rows(
-            f"SELECT c.id FROM customer c WHERE c.lastmodifieddate >= {suiteql_time(since)} ORDER BY c.id"
+            "SELECT c.id, TO_CHAR(c.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS modified FROM customer c "
+            f"WHERE c.lastmodifieddate >= {suiteql_time(since)} ORDER BY c.lastmodifieddate, c.id"
         )
-        return [str(row["id"]) for row in rows]
+        return [(str(row["id"]), str(row.get("modified") or "")) for row in rows]
 
     async def overdue_invoices(self) -> list[ChangedInvoice]:
         """Open invoices past their due date: time passing changes them without modifying them."""
         rows = await self._client.suiteql_rows(
-            "SELECT DISTINCT t.id, t.entity, t.lastmodifieddate, tl.createdfrom, t.daysoverduesearch "
+            f"SELECT DISTINCT t.id, t.entity, {MODIFIED}, tl.createdfrom, t.daysoverduesearch "
             "FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
             "WHERE t.type = 'CustInvc' AND t.foreignamountremaining > 0 AND t.daysoverduesearch > 0 "
             "ORDER BY t.id"
@@ -143,7 +147,7 @@ class NetSuiteBilling:
                 invoice_id=str(row["id"]),
                 customer_id=str(row.get("entity") or ""),
                 sales_order_id=str(row["createdfrom"]) if row.get("createdfrom") else None,
-                modified=str(row.get("lastmodifieddate") or ""),
+                modified=str(row.get("modified") or ""),
             )
             for row in rows
         ]

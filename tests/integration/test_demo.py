@@ -71,7 +71,9 @@ def test_demo_creates_the_orders_once_and_finds_them_on_the_second_run(demo_env:
     assert "needs attention: Opportunity" in first and "('Beta Add-on') has no NetSuite item" in first
     assert first.count("/namespaces/default/workflows/order:006") == 6
     assert "NetSuite billed 5 orders" in first
-    assert re.search(r"day 70: poll read \d+ invoice changes, signalled \d+ orders, 1 credit hold\(s\) raised", first)
+    assert re.search(
+        r"day 70: poll read \d+ invoice changes, signalled \d+ orders, 1 credit hold\(s\) raised", first
+    )
     assert re.search(r"Credit hold on Globex Corporation \(001\w+\): an invoice is 40 days overdue", first)
     assert "Task for the account owner" in first and "'Credit hold: Globex Corporation'" in first
     assert first.count("Paid In Full") == 4

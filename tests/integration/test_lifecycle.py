@@ -12,9 +12,16 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from q2c.config import Settings
 from q2c.connectors.netsuite import NetSuiteClient
-from q2c.domain.messages import DealClosed, OrderStatus
+from q2c.domain.messages import DealClosed, DealReopened, OrderStatus
 from q2c.domain.order import OrderStage
-from starter.orders import ORDER_CREATED, approve_credit, deal_closed, wait_until_settled
+from starter.orders import (
+    ORDER_CREATED,
+    approve_credit,
+    deal_closed,
+    deal_reopened,
+    retry_order,
+    wait_until_settled,
+)
 from starter.schedules import poll_once
 from starter.temporal_server import venv_binary
 from tests.conftest import Sandboxes
@@ -67,6 +74,7 @@ async def test_invoices_and_payments_reach_salesforce_until_paid(
     invoice_id = await bill(netsuite, status.sales_order_id)
     polled = await poll_once(client, settings)
     assert polled.orders_signalled >= 1
+    assert polled.watermark and "T" in polled.watermark  # NetSuite time to the second, not a date
     status = await wait_until_settled(client, deal.opportunity_id, 30, stages={OrderStage.AWAITING_PAYMENT})
     [invoice] = await _until(
         lambda: records_with(sandboxes.sf_admin, "NetSuite_Invoice__c", NetSuite_Invoice_ID__c=invoice_id),
@@ -276,3 +284,89 @@ async def test_parked_orders_are_retried_in_bulk_with_the_temporal_cli(
     await record_history(
         client, names.order_workflow_id(deals[0].opportunity_id), "order_parked_then_retried"
     )
+
+
+async def test_a_reopened_deal_closes_its_order_and_a_won_again_deal_reopens_it(
+    client: Client, settings: Settings, sandboxes: Sandboxes, catalog: Catalog
+) -> None:
+    deal = make_deal(sandboxes.sf_admin, catalog)
+    status = await _ordered(client, settings, deal.opportunity_id)
+    order_id = status.sales_order_id
+
+    await deal_reopened(client, DealReopened(opportunity_id=deal.opportunity_id, source="cli"))
+
+    await wait_until_settled(client, deal.opportunity_id, 60, stages={OrderStage.REOPENED})
+    [order] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
+    assert order["status"]["refName"] == "Closed"
+    assert all(line["isClosed"] for line in order["item"]["items"])
+    opportunity = await _until(
+        lambda: records_with(
+            sandboxes.sf_admin, "Opportunity", Id=deal.opportunity_id, Q2C_Sync_Status__c="Closed"
+        ),
+        "the opportunity shows the closed order",
+    )
+    assert opportunity[0]["NetSuite_Sales_Order_ID__c"] is None
+    assert "sales order SO" in opportunity[0]["Q2C_Sync_Message__c"]
+
+    # Won again: the same order (same external id) is reopened, not a second one made.
+    await deal_closed(client, settings, DealClosed(opportunity_id=deal.opportunity_id, source="cli"))
+    status = await wait_until_settled(client, deal.opportunity_id, 60, stages={OrderStage.AWAITING_INVOICE})
+    assert status.sales_order_id == order_id
+    [order] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
+    assert order["status"]["refName"] != "Closed" and not any(
+        line.get("isClosed") for line in order["item"]["items"]
+    )
+    await record_history(client, names.order_workflow_id(deal.opportunity_id), "order_reopened_and_won_again")
+
+
+async def test_an_invoiced_order_is_not_undone_when_its_deal_reopens(
+    client: Client, settings: Settings, sandboxes: Sandboxes, catalog: Catalog, netsuite: NetSuiteClient
+) -> None:
+    deal = make_deal(sandboxes.sf_admin, catalog)
+    status = await _ordered(client, settings, deal.opportunity_id)
+    invoice_id = await bill(netsuite, status.sales_order_id or "")
+
+    await deal_reopened(client, DealReopened(opportunity_id=deal.opportunity_id, source="cli"))
+
+    status = await wait_until_settled(client, deal.opportunity_id, 60, stages={OrderStage.NEEDS_ATTENTION})
+    assert "already invoiced" in (status.attention_reason or "") and "q2c does not undo" in (
+        status.attention_reason or ""
+    )
+    [order] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
+    assert order["status"]["refName"] != "Closed"
+    [invoice] = records_with(sandboxes.ns_admin, "invoice", id=invoice_id)
+    assert invoice["status"]["refName"] == "Open"
+
+
+async def test_a_failure_after_the_order_exists_closes_it_and_parks_then_retry_reopens_it(
+    client: Client, settings: Settings, sandboxes: Sandboxes, catalog: Catalog
+) -> None:
+    deal = make_deal(sandboxes.sf_admin, catalog)
+    # NetSuite accepts the sales order, then fails every read of it: the attempt cannot finish.
+    sandboxes.ns_admin.put(
+        "/faults",
+        {
+            "rules": [
+                {"kind": "server_error", "method": "GET", "path": r"/record/v1/salesOrder/\d+$", "next": 3}
+            ]
+        },
+    )
+    try:
+        await deal_closed(client, settings, DealClosed(opportunity_id=deal.opportunity_id, source="cli"))
+        status = await wait_until_settled(
+            client, deal.opportunity_id, 60, stages={OrderStage.NEEDS_ATTENTION}
+        )
+    finally:
+        sandboxes.ns_admin._call("DELETE", "/faults")
+
+    assert "UNEXPECTED_ERROR" in (status.attention_reason or "") and "gave up on get_sales_order" in (
+        status.attention_reason or ""
+    )
+    [order] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
+    assert order["status"]["refName"] == "Closed"  # compensated: no half-made order stays open
+
+    await retry_order(client, deal.opportunity_id, reason="NetSuite is back")
+
+    status = await wait_until_settled(client, deal.opportunity_id, 60, stages=ORDER_CREATED)
+    [reopened] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
+    assert reopened["id"] == order["id"] and reopened["status"]["refName"] != "Closed"
