@@ -71,7 +71,7 @@ async def test_invoices_and_payments_reach_salesforce_until_paid(
     await _ordered(client, settings, deal.opportunity_id)
     status = await wait_until_settled(client, deal.opportunity_id, 30, stages={OrderStage.AWAITING_INVOICE})
 
-    invoice_id = await bill(netsuite, status.sales_order_id)
+    invoice_id = await bill(netsuite, status.sales_order_id or "")
     polled = await poll_once(client, settings)
     assert polled.orders_signalled >= 1
     assert polled.watermark and "T" in polled.watermark  # NetSuite time to the second, not a date
@@ -84,7 +84,7 @@ async def test_invoices_and_payments_reach_salesforce_until_paid(
     assert (invoice["Amount__c"], invoice["Amount_Due__c"], invoice["Status__c"]) == (600.0, 600.0, "Open")
     assert invoice["Name"].startswith("INV") and invoice["Due_Date__c"]
 
-    await pay(netsuite, status.netsuite_customer_id, invoice_id, 250.0)
+    await pay(netsuite, status.netsuite_customer_id or "", invoice_id, 250.0)
     await poll_once(client, settings)
     await _until(
         lambda: records_with(
@@ -109,7 +109,7 @@ async def test_invoices_and_payments_reach_salesforce_until_paid(
     await poll_once(client, settings)
     assert _salesforce_writes(sandboxes) == writes
 
-    await pay(netsuite, status.netsuite_customer_id, invoice_id, 350.0)
+    await pay(netsuite, status.netsuite_customer_id or "", invoice_id, 350.0)
     await poll_once(client, settings)
     handle = client.get_workflow_handle(names.order_workflow_id(deal.opportunity_id), result_type=OrderStatus)
     final = await asyncio.wait_for(handle.result(), 30)
