@@ -13,7 +13,7 @@ from typing import Any
 from temporalio import activity
 
 from activities.errors import api_errors
-from q2c.connectors.netsuite import NetSuiteClient
+from q2c.connectors.netsuite import NetSuiteClient, ref_id, ref_name
 from q2c.connectors.netsuite_billing import NetSuiteBilling
 from q2c.domain.billing import CreditState, OrderBilling, credit_state
 from q2c.domain.messages import (
@@ -111,27 +111,16 @@ class NetSuiteActivities:
         return Written(record_id=request.opportunity_id)
 
 
-def _ref_id(value: Any) -> str | None:
-    return str(value["id"]) if isinstance(value, dict) and value.get("id") is not None else None
-
-
-def _ref_name(value: Any) -> str | None:
-    if isinstance(value, dict):
-        name = value.get("refName")
-        return str(name) if name is not None else None
-    return str(value) if value is not None else None
-
-
 def _sales_order(record: dict[str, Any]) -> SalesOrder:
     total = record.get("total")
     return SalesOrder(
         id=str(record["id"]),
         tran_id=str(record.get("tranId") or ""),
         external_id=record.get("externalId"),
-        customer_id=_ref_id(record.get("entity")) or "",
-        subsidiary_id=_ref_id(record.get("subsidiary")),
-        subsidiary_name=_ref_name(record.get("subsidiary")),
-        currency=_ref_name(record.get("currency")),
+        customer_id=ref_id(record.get("entity")) or "",
+        subsidiary_id=ref_id(record.get("subsidiary")),
+        subsidiary_name=ref_name(record.get("subsidiary")),
+        currency=ref_name(record.get("currency")),
         total=Decimal(str(total)) if total is not None else None,
-        status=_ref_name(record.get("status")),
+        status=ref_name(record.get("status")),
     )

@@ -161,6 +161,19 @@ class NetSuiteClient:
         return result
 
 
+def ref_id(value: Any) -> str | None:
+    """The internal id of a record reference (``{"id": "14", "refName": ...}``)."""
+    return str(value["id"]) if isinstance(value, dict) and value.get("id") is not None else None
+
+
+def ref_name(value: Any) -> str | None:
+    """The display name of a record reference, or the value itself for a plain field."""
+    if isinstance(value, dict):
+        name = value.get("refName")
+        return str(name) if name is not None else None
+    return str(value) if value is not None else None
+
+
 def _id_from_location(response: httpx.Response, record_type: str) -> str:
     location = response.headers.get("Location", "")
     record_id = location.rstrip("/").rsplit("/", 1)[-1]

@@ -12,23 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 from q2c.connectors.errors import ApiError, ErrorKind
-from q2c.connectors.netsuite import RECORD_PATH, NetSuiteClient
+from q2c.connectors.netsuite import RECORD_PATH, NetSuiteClient, ref_id, ref_name
 from q2c.domain.billing import CustomerCredit, Invoice, OrderBilling
 
 SUITEQL_TIME = "%Y-%m-%d %H:%M:%S"
 # SuiteQL prints a raw datetime column as a date in the user's format (no time): ask for the time.
 MODIFIED = "TO_CHAR(t.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS modified"
-
-
-def _ref_id(value: Any) -> str | None:
-    return str(value["id"]) if isinstance(value, dict) and value.get("id") is not None else None
-
-
-def _ref_name(value: Any) -> str | None:
-    if isinstance(value, dict):
-        name = value.get("refName")
-        return str(name) if name is not None else None
-    return str(value) if value is not None else None
 
 
 def _decimal(value: Any) -> Decimal:
@@ -63,6 +52,18 @@ class ChangedInvoice:
     modified: str
 
 
+def _changed_invoices(rows: list[dict[str, Any]]) -> list[ChangedInvoice]:
+    return [
+        ChangedInvoice(
+            invoice_id=str(row["id"]),
+            customer_id=str(row.get("entity") or ""),
+            sales_order_id=str(row["createdfrom"]) if row.get("createdfrom") else None,
+            modified=str(row.get("modified") or ""),
+        )
+        for row in rows
+    ]
+
+
 class NetSuiteBilling:
     def __init__(self, client: NetSuiteClient) -> None:
         self._client = client
@@ -72,12 +73,12 @@ class NetSuiteBilling:
         return Invoice(
             id=str(record["id"]),
             number=str(record.get("tranId") or record["id"]),
-            sales_order_id=_ref_id(record.get("createdFrom")),
-            customer_id=_ref_id(record.get("entity")) or "",
-            currency=_ref_name(record.get("currency")),
+            sales_order_id=ref_id(record.get("createdFrom")),
+            customer_id=ref_id(record.get("entity")) or "",
+            currency=ref_name(record.get("currency")),
             total=_decimal(record.get("total")),
             amount_remaining=_decimal(record.get("amountRemaining")),
-            status=_ref_name(record.get("status")) or "",
+            status=ref_name(record.get("status")) or "",
             due_date=record.get("dueDate"),
             days_overdue=_int(record.get("daysOverdue")),
         )
@@ -91,7 +92,7 @@ class NetSuiteBilling:
         invoices = [await self.invoice(str(row["id"])) for row in rows]
         return OrderBilling(
             sales_order_id=sales_order_id,
-            sales_order_status=_ref_name(order.get("status")) or "",
+            sales_order_status=ref_name(order.get("status")) or "",
             invoices=invoices,
         )
 
@@ -102,7 +103,7 @@ class NetSuiteBilling:
         return CustomerCredit(
             customer_id=str(record["id"]),
             company_name=str(record.get("companyName") or ""),
-            credit_hold_override=(_ref_id(override) or str(override or "AUTO")).upper(),
+            credit_hold_override=(ref_id(override) or str(override or "AUTO")).upper(),
             credit_limit=Decimal(str(limit)) if limit is not None else None,
             balance=_decimal(record.get("balance")),
             overdue_balance=_decimal(record.get("overdueBalance")),
@@ -116,15 +117,7 @@ class NetSuiteBilling:
             f"WHERE t.type = 'CustInvc' AND t.lastmodifieddate >= {suiteql_time(since)} "
             "ORDER BY t.lastmodifieddate, t.id"
         )
-        return [
-            ChangedInvoice(
-                invoice_id=str(row["id"]),
-                customer_id=str(row.get("entity") or ""),
-                sales_order_id=str(row["createdfrom"]) if row.get("createdfrom") else None,
-                modified=str(row.get("modified") or ""),
-            )
-            for row in rows
-        ]
+        return _changed_invoices(rows)
 
     async def customers_changed_since(self, since: dt.datetime) -> list[tuple[str, str]]:
         """(customer id, modified) for customers changed since ``since``: credit fields among them."""
@@ -142,15 +135,7 @@ class NetSuiteBilling:
             "WHERE t.type = 'CustInvc' AND t.foreignamountremaining > 0 AND t.daysoverduesearch > 0 "
             "ORDER BY t.id"
         )
-        return [
-            ChangedInvoice(
-                invoice_id=str(row["id"]),
-                customer_id=str(row.get("entity") or ""),
-                sales_order_id=str(row["createdfrom"]) if row.get("createdfrom") else None,
-                modified=str(row.get("modified") or ""),
-            )
-            for row in rows
-        ]
+        return _changed_invoices(rows)
 
     async def bill_sales_order(self, sales_order_id: str) -> str:
         """Invoice the whole sales order (NetSuite's transform); returns the new invoice's id."""

@@ -199,16 +199,7 @@ class SalesforceClient:
         records = result.get("records") or []
         if not records:
             return None
-        row = records[0]
-        return Account(
-            id=row["Id"],
-            name=row.get("Name") or "",
-            website=row.get("Website"),
-            phone=row.get("Phone"),
-            currency=row.get("CurrencyIsoCode"),
-            netsuite_customer_id=row.get("NetSuite_Internal_ID__c"),
-            owner_id=row.get("OwnerId"),
-        )
+        return _account(records[0]["Id"], records[0])
 
     def query_all(self, soql: str) -> list[dict[str, Any]]:
         result = self._call("query", lambda sf: sf.query_all(soql))
@@ -250,19 +241,22 @@ def _json_or_none(response: requests.Response) -> Any:
         return None
 
 
+def _account(account_id: str, row: dict[str, Any]) -> Account:
+    """An Account from a query row (or the ``Account`` parent object of another row)."""
+    return Account(
+        id=account_id,
+        name=row.get("Name") or "",
+        website=row.get("Website"),
+        phone=row.get("Phone"),
+        currency=row.get("CurrencyIsoCode"),
+        netsuite_customer_id=row.get("NetSuite_Internal_ID__c"),
+        owner_id=row.get("OwnerId"),
+    )
+
+
 def _opportunity(row: dict[str, Any]) -> Opportunity:
     account_row = row.get("Account")
-    account = None
-    if account_row:
-        account = Account(
-            id=row["AccountId"],
-            name=account_row.get("Name") or "",
-            website=account_row.get("Website"),
-            phone=account_row.get("Phone"),
-            currency=account_row.get("CurrencyIsoCode"),
-            netsuite_customer_id=account_row.get("NetSuite_Internal_ID__c"),
-            owner_id=account_row.get("OwnerId"),
-        )
+    account = _account(row["AccountId"], account_row) if account_row else None
     lines_block = row.get("OpportunityLineItems") or {}
     lines = []
     for line in lines_block.get("records") or []:
