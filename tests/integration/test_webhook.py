@@ -12,6 +12,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from q2c.config import Settings
+from q2c.domain.order import OrderStage
 from q2c.sandbox.server import BackgroundServer
 from starter.orders import ORDER_CREATED, wait_until_settled
 from starter.webhook import create_webhook_app
@@ -138,3 +139,44 @@ async def test_no_ack_when_temporal_does_not_take_the_signal(
     assert reply.status_code == 503
     assert "could not hand the deals to Temporal" in reply.text
     assert "<Ack>true</Ack>" not in reply.text  # Salesforce keeps the message and redelivers it
+
+
+async def test_a_notification_that_the_deal_left_closed_won_reopens_the_order(
+    client: Client,
+    settings: Settings,
+    sandboxes: Sandboxes,
+    catalog: Catalog,
+    post: httpx.AsyncClient,
+    webhook: str,
+) -> None:
+    deal = make_deal(sandboxes.sf_admin, catalog)
+    won = outbound_message(
+        org=settings.salesforce_org_id, notifications=[("04l000000000071AAA", deal.opportunity_id)]
+    )
+    assert (await post.post(webhook, content=won)).status_code == 200
+    await wait_until_settled(client, deal.opportunity_id, 60, stages=ORDER_CREATED)
+
+    lost = won.replace(b"<sf:IsWon>true</sf:IsWon>", b"<sf:IsWon>false</sf:IsWon>").replace(
+        b"04l000000000071AAA", b"04l000000000072AAA"
+    )
+    reply = await post.post(webhook, content=lost)
+
+    assert reply.status_code == 200 and "<Ack>true</Ack>" in reply.text
+    await wait_until_settled(client, deal.opportunity_id, 60, stages={OrderStage.REOPENED})
+    [order] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
+    assert order["status"]["refName"] == "Closed"
+
+
+async def test_a_lost_deal_that_never_became_an_order_is_acknowledged(
+    settings: Settings, sandboxes: Sandboxes, catalog: Catalog, post: httpx.AsyncClient, webhook: str
+) -> None:
+    deal = make_deal(sandboxes.sf_admin, catalog, stage="Closed Lost")
+    lost = outbound_message(
+        org=settings.salesforce_org_id, notifications=[("04l000000000073AAA", deal.opportunity_id)]
+    )
+    lost = lost.replace(b"<sf:IsWon>true</sf:IsWon>", b"<sf:IsWon>false</sf:IsWon>")
+
+    reply = await post.post(webhook, content=lost)
+
+    assert reply.status_code == 200 and "<Ack>true</Ack>" in reply.text
+    assert records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id) == []
