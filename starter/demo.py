@@ -9,6 +9,7 @@ happened. A second run finds everything it left and creates nothing twice.
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -45,7 +46,19 @@ def _host_port(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C and ``kill`` both stop everything the demo started. A shell that starts the demo in the
+    background leaves SIGINT ignored, so take both signals over explicitly."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def run_demo(settings: Settings, *, keep_running: bool, deal_timeout: float = 120.0) -> int:
+    _stop_on_signals()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     supervisor = Supervisor(settings.data_dir / "logs", env=settings.to_env())
     sf_host, sf_port = _host_port(settings.salesforce_token_url.split("/services/")[0].split("//")[1])

@@ -89,9 +89,14 @@ def test_demo_creates_the_orders_once_and_finds_them_on_the_second_run(demo_env:
     assert second.count("Task for the account owner") == 1  # the hold was not raised twice
 
 
-def test_ctrl_c_stops_every_process_the_demo_started(demo_env: dict[str, str]) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_or_kill_stops_every_process_the_demo_started(
+    demo_env: dict[str, str], stop: signal.Signals
+) -> None:
     demo = subprocess.Popen(
         [sys.executable, "-m", "starter.cli", "demo", "--keep-running"],
+        # As a shell's background job: SIGINT starts out ignored, and must still stop the demo.
+        preexec_fn=lambda: __import__("signal").signal(signal.SIGINT, signal.SIG_IGN),
         cwd=REPO,
         env=demo_env,
         stdout=subprocess.PIPE,
@@ -109,7 +114,7 @@ def test_ctrl_c_stops_every_process_the_demo_started(demo_env: dict[str, str]) -
         assert any("Everything keeps running" in line for line in seen), "".join(seen)
         assert all(port_open("127.0.0.1", port) for port in _ports(demo_env))
 
-        demo.send_signal(signal.SIGINT)
+        demo.send_signal(stop)
 
         assert demo.wait(60) == 130
         assert not any(port_open("127.0.0.1", port) for port in _ports(demo_env))
