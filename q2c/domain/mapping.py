@@ -1,13 +1,29 @@
-"""The declarative mapping file: loading and validating it, with errors that name the field."""
+"""The declarative mapping file: loading and validating it, with errors that name the line and the field.
+
+The file (`mapping.toml`, shipped with defaults) holds the order workflow's tables (`[currencies]`,
+`[customer]`, `[sales_order]`) and the Account/Contact field rules (`[[account.fields]]`,
+`[[contact.fields]]`, see `q2c.domain.sync.FieldRule`). `load_mapping` validates the shape with pydantic,
+then cross-checks what a schema cannot see (Salesforce field names, duplicate targets, table names), and
+reports every problem as `mapping file <path> line <n>: <field path>: <problem>`.
+"""
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from q2c.domain.sync import Direction, FieldRule, Master, Side, Transform
+
 DEFAULT_MAPPING_PATH = Path(__file__).with_name("mapping.toml")
+# The Salesforce fields q2c knows (standard ones plus those an admin creates); custom `__c` fields that
+# users add for their own mappings are accepted without being listed there.
+SALESFORCE_SCHEMA_PATH = Path(__file__).parent.parent / "sandbox" / "salesforce" / "schema.toml"
+
+Loc = tuple[str | int, ...]
 
 
 class CurrencyMapping(BaseModel):
@@ -29,30 +45,253 @@ class SalesOrderMapping(BaseModel):
     opportunity_field: str = Field(default="custbody_sf_opportunity_id", pattern=r"^custbody_\w+$")
 
 
+class ObjectMapping(BaseModel):
+    """The field rules of one object pair (Account <-> customer, Contact <-> contact)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fields: list[FieldRule] = Field(default_factory=list)
+
+
 class Mapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     currencies: dict[str, CurrencyMapping] = Field(default_factory=dict)
     customer: CustomerMapping = Field(default_factory=CustomerMapping)
     sales_order: SalesOrderMapping = Field(default_factory=SalesOrderMapping)
+    account: ObjectMapping = Field(default_factory=ObjectMapping)
+    contact: ObjectMapping = Field(default_factory=ObjectMapping)
 
 
 class MappingError(ValueError):
-    """The mapping file cannot be used; the message names the file, the field and the problem."""
+    """The mapping file cannot be used; the message names the file, the line, the field and the problem."""
 
 
-def load_mapping(path: Path | None = None) -> Mapping:
+# Tables `map_from` may name: table -> (default column, allowed columns).
+_LOOKUP_TABLES = {"currencies": ("netsuite_currency", tuple(CurrencyMapping.model_fields))}
+_SALESFORCE_OBJECTS = {"account": "Account", "contact": "Contact"}
+
+
+def load_mapping(path: Path | None = None, *, salesforce_schema: Path | None = None) -> Mapping:
+    """Read, validate and resolve the mapping file (default: the shipped `mapping.toml`).
+
+    Raises `MappingError` listing every problem found, each with its line when it can be located.
+    """
     path = path or DEFAULT_MAPPING_PATH
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise MappingError(f"mapping file {path} does not exist") from exc
-    except tomllib.TOMLDecodeError as exc:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:  # tomllib's message already says "(at line 3, column 7)"
         raise MappingError(f"mapping file {path} is not valid TOML: {exc}") from exc
     try:
-        return Mapping.model_validate(raw)
+        mapping = Mapping.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
+        problems = [(tuple(err["loc"]), err["msg"]) for err in exc.errors()]
+        raise MappingError(_format(path, text, problems)) from exc
+    known = _salesforce_fields(salesforce_schema or SALESFORCE_SCHEMA_PATH)
+    problems = list(_cross_check(mapping, known))
+    if problems:
+        raise MappingError(_format(path, text, problems))
+    return _resolve_lookups(mapping)
+
+
+# --- cross-checks -------------------------------------------------------------------------------------
+
+
+def _salesforce_fields(schema: Path) -> dict[str, set[str]] | None:
+    """Account/Contact field names from the Salesforce schema file; None if it is not there (no check)."""
+    try:
+        objects = tomllib.loads(schema.read_text(encoding="utf-8")).get("objects", {})
+    except FileNotFoundError:
+        return None
+    return {name: set(objects.get(name, {}).get("fields", {})) for name in _SALESFORCE_OBJECTS.values()}
+
+
+def _cross_check(mapping: Mapping, known: dict[str, set[str]] | None) -> Iterator[tuple[Loc, str]]:
+    for section, sf_object in _SALESFORCE_OBJECTS.items():
+        rules: list[FieldRule] = getattr(mapping, section).fields
+        writers: dict[tuple[Side, str], int] = {}
+        for i, rule in enumerate(rules):
+            at: Loc = (section, "fields", i)
+            if (
+                known is not None
+                and rule.salesforce not in known[sf_object]
+                and not rule.salesforce.endswith("__c")
+            ):
+                yield (
+                    (*at, "salesforce"),
+                    f"{sf_object} has no field {rule.salesforce!r} (custom fields end in __c)",
+                )
+            if (rule.direction is Direction.TO_NETSUITE and rule.master is Master.NETSUITE) or (
+                rule.direction is Direction.TO_SALESFORCE and rule.master is Master.SALESFORCE
+            ):
+                yield (
+                    (*at, "master"),
+                    f"{rule.master} never flows {rule.direction}; the rule would do nothing",
+                )
+            for target in Side:
+                if not _writes(rule, target):
+                    continue
+                key = (target, rule.target_field(target))
+                if key in writers:
+                    yield (
+                        (*at, target.value),
+                        f"{target} field {key[1]!r} is already written by {section}.fields[{writers[key]}]",
+                    )
+                else:
+                    writers[key] = i
+            yield from _check_transform(mapping, rule, at)
+
+
+def _writes(rule: FieldRule, target: Side) -> bool:
+    if rule.direction is Direction.BOTH:
+        return True
+    return (rule.direction is Direction.TO_NETSUITE) == (target is Side.NETSUITE)
+
+
+def _check_transform(mapping: Mapping, rule: FieldRule, at: Loc) -> Iterator[tuple[Loc, str]]:
+    t = rule.transform
+    table = t.map
+    if t.map is not None and t.map_from is not None:
+        yield (*at, "transform"), "give either map or map_from, not both"
+        return
+    if t.map_from is not None:
+        table = _lookup_table(mapping, t.map_from)
+        if table is None:
+            names = ", ".join(f"{n}[.{'|'.join(cols)}]" for n, (_, cols) in _LOOKUP_TABLES.items())
+            yield (*at, "transform", "map_from"), f"{t.map_from!r} is not a table of this file (use {names})"
+            return
+    if rule.reference and table is None and not rule.salesforce.endswith("__c"):
+        yield (
+            (*at, "reference"),
+            "reference = true needs map_from or map (to NetSuite internal ids), "
+            "or a custom __c field that holds the ids",
         )
-        raise MappingError(f"mapping file {path}: {problems}") from exc
+    if table is not None and _writes(rule, Side.SALESFORCE):
+        seen: dict[str, str] = {}
+        for sf_value, ns_value in table.items():
+            if ns_value in seen:
+                yield (
+                    (*at, "transform", "map_from" if t.map_from else "map"),
+                    f"NetSuite value {ns_value!r} comes from both {seen[ns_value]!r} and {sf_value!r}, "
+                    "so it cannot be mapped back to Salesforce",
+                )
+                break
+            seen[ns_value] = sf_value
+
+
+def _lookup_table(mapping: Mapping, map_from: str) -> dict[str, str] | None:
+    name, _, column = map_from.partition(".")
+    if name not in _LOOKUP_TABLES:
+        return None
+    default, columns = _LOOKUP_TABLES[name]
+    column = column or default
+    if column not in columns:
+        return None
+    rows: dict[str, BaseModel] = getattr(mapping, name)
+    return {key: str(getattr(row, column)) for key, row in rows.items()}
+
+
+def _resolve_lookups(mapping: Mapping) -> Mapping:
+    """Copy `map_from` tables into each rule's `map`, so rules carry everything `sync` needs."""
+    updates: dict[str, ObjectMapping] = {}
+    for section in _SALESFORCE_OBJECTS:
+        rules: list[FieldRule] = []
+        for rule in getattr(mapping, section).fields:
+            if rule.transform.map_from is not None:
+                table = _lookup_table(mapping, rule.transform.map_from)
+                transform = Transform.model_validate({**rule.transform.model_dump(), "map": table})
+                rule = rule.model_copy(update={"transform": transform})
+            rules.append(rule)
+        updates[section] = ObjectMapping(fields=rules)
+    return mapping.model_copy(update=updates)
+
+
+# --- locating a field path in the file ------------------------------------------------------------------
+
+_KEY = r'(?:[A-Za-z0-9_-]+|"[^"]*"|\'[^\']*\')'
+_DOTTED = rf"{_KEY}(?:\s*\.\s*{_KEY})*"
+_AOT_HEADER = re.compile(rf"^\s*\[\[\s*({_DOTTED})\s*\]\]")
+_HEADER = re.compile(rf"^\s*\[\s*({_DOTTED})\s*\]")
+_KEY_LINE = re.compile(rf"^\s*({_DOTTED})\s*=")
+
+
+def _split_key(dotted: str) -> list[str]:
+    return [part.strip().strip("\"'") for part in re.findall(_KEY, dotted)]
+
+
+def key_lines(text: str) -> dict[Loc, int]:
+    """Map each table header and key of a TOML text to its 1-based line, by field path.
+
+    The path is the one pydantic reports: `("account", "fields", 3, "direction")` is the `direction` key
+    of the fourth `[[account.fields]]` table. tomllib keeps no positions, hence this small scanner. It
+    handles headers, arrays of tables (also nested), sub-tables such as `[account.fields.transform]` and
+    dotted keys; keys inside inline tables resolve to the line of the key that holds the inline table.
+    """
+    lines: dict[Loc, int] = {}
+    aot_count: dict[Loc, int] = {}  # array-of-tables path -> index of its last element
+    current: Loc = ()
+    in_multiline = False
+
+    def resolve(parts: list[str]) -> Loc:
+        # A header segment that names an array of tables means "its last element" (TOML's rule).
+        path: Loc = ()
+        for part in parts:
+            path = (*path, part)
+            if path in aot_count:
+                path = (*path, aot_count[path])
+        return path
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        quotes = line.count('"""') + line.count("'''")
+        if in_multiline:
+            in_multiline = quotes % 2 == 0
+            continue
+        if m := _AOT_HEADER.match(line):
+            parts = _split_key(m.group(1))
+            array = (*resolve(parts[:-1]), parts[-1])
+            aot_count[array] = aot_count.get(array, -1) + 1
+            current = (*array, aot_count[array])
+            lines.setdefault(array, number)
+        elif m := _HEADER.match(line):
+            current = resolve(_split_key(m.group(1)))
+        elif m := _KEY_LINE.match(line):
+            lines.setdefault((*current, *_split_key(m.group(1))), number)
+            in_multiline = quotes % 2 == 1
+            continue
+        else:
+            continue
+        lines.setdefault(current, number)
+    return lines
+
+
+def line_for(lines: dict[Loc, int], loc: Loc) -> int | None:
+    """The line of `loc`, or of its longest located prefix (a missing key points at its table)."""
+    for end in range(len(loc), 0, -1):
+        if (found := lines.get(tuple(loc[:end]))) is not None:
+            return found
+    return None
+
+
+def format_loc(loc: Loc) -> str:
+    """`("account", "fields", 3, "direction")` -> `account.fields[3].direction`."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _format(path: Path, text: str, problems: list[tuple[Loc, str]]) -> str:
+    """`mapping file <path> line 42: account.fields[3].direction: <problem>`; several problems get a line each."""
+    lines = key_lines(text)
+    located = sorted(((line_for(lines, loc), loc, msg) for loc, msg in problems), key=lambda p: p[0] or 0)
+    rendered = [
+        f"{path.name}{f' line {line}' if line is not None else ''}: {format_loc(loc)}: {msg}"
+        for line, loc, msg in located
+    ]
+    if len(rendered) == 1:
+        return f"mapping file {path.parent / rendered[0]}"
+    return f"mapping file {path} has {len(rendered)} problems:\n  " + "\n  ".join(rendered)
