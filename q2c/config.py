@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     billing_recheck_seconds: float = Field(default=6 * 3600.0, gt=0)
     credit_recheck_seconds: float = Field(default=3600.0, gt=0)
     credit_overdue_days: int = Field(default=30, ge=0)
+    billing_checks_per_run: int = Field(default=500, ge=1)
     netsuite_poll_interval_seconds: float = Field(default=60.0, gt=0)
 
     # Base URLs of the two user interfaces, for links in the Temporal web UI.

@@ -38,6 +38,7 @@ def order_input(settings: Settings, opportunity_id: str) -> OrderInput:
             billing_recheck_seconds=settings.billing_recheck_seconds,
             credit_recheck_seconds=settings.credit_recheck_seconds,
             credit_overdue_days=settings.credit_overdue_days,
+            billing_checks_per_run=settings.billing_checks_per_run,
         ),
         links=RecordLinks(
             salesforce=salesforce_ui, netsuite=settings.netsuite_ui_url or settings.netsuite_base_url

@@ -26,6 +26,9 @@ class OrderOptions(BaseModel):
     billing_recheck_seconds: float = 6 * 3600.0
     credit_recheck_seconds: float = 3600.0
     credit_overdue_days: int = 30
+    # Start a fresh run (continue-as-new, state carried in one model) after this many billing checks,
+    # or sooner when Temporal suggests it: months of re-checks never make one history too long.
+    billing_checks_per_run: int = 500
 
 
 class RecordLinks(BaseModel):
@@ -104,6 +107,7 @@ class OrderStatus(BaseModel):
     billed: Decimal | None = None
     paid: Decimal | None = None
     invoices: dict[str, str] = Field(default_factory=dict)  # invoice id -> fingerprint last written
+    runs: int = 1  # how many workflow runs this order has had (continue-as-new)
 
 
 # --- activities --------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -19,6 +20,7 @@ from starter.orders import (
     approve_credit,
     deal_closed,
     deal_reopened,
+    order_status,
     retry_order,
     wait_until_settled,
 )
@@ -46,6 +48,8 @@ async def _until(check: Callable[[], Any], what: str, within: float = 30) -> Any
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         value = check()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         await asyncio.sleep(0.1)
@@ -55,6 +59,25 @@ async def _until(check: Callable[[], Any], what: str, within: float = 30) -> Any
 def _salesforce_writes(sandboxes: Sandboxes) -> int:
     counts = sandboxes.sf_admin.requests()["counts"]
     return sum(n for endpoint, n in counts.items() if endpoint.startswith(("PATCH", "POST", "DELETE")))
+
+
+def _writes_about(sandboxes: Sandboxes, *ids: str) -> int:
+    """Salesforce writes whose URL names one of ``ids`` (other tests' orders share the sandbox)."""
+    return sum(
+        1
+        for r in sandboxes.sf_admin.requests()["recent"]
+        if r["method"] in ("PATCH", "POST", "DELETE") and any(i in r["path"] for i in ids)
+    )
+
+
+def _paid(client: Client, opportunity_id: str, amount: float) -> Callable[[], Any]:
+    """A check for ``_until``: the order's status once it shows ``amount`` paid."""
+
+    async def check() -> OrderStatus | None:
+        status = await order_status(client, opportunity_id)
+        return status if status.paid == amount else None
+
+    return check
 
 
 async def _ordered(client: Client, settings: Settings, opportunity_id: str) -> Any:
@@ -370,3 +393,36 @@ async def test_a_failure_after_the_order_exists_closes_it_and_parks_then_retry_r
     status = await wait_until_settled(client, deal.opportunity_id, 60, stages=ORDER_CREATED)
     [reopened] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
     assert reopened["id"] == order["id"] and reopened["status"]["refName"] != "Closed"
+
+
+async def test_an_order_billed_for_a_long_time_continues_as_new_without_losing_anything(
+    client: Client, settings: Settings, sandboxes: Sandboxes, catalog: Catalog, netsuite: NetSuiteClient
+) -> None:
+    settings.billing_checks_per_run = 2
+    deal = make_deal(sandboxes.sf_admin, catalog, lines=[("WID-100", 10)])  # 1200.00
+    await deal_closed(
+        client,
+        settings,
+        DealClosed(opportunity_id=deal.opportunity_id, source="cli"),
+    )
+    status = await wait_until_settled(client, deal.opportunity_id, 60, stages={OrderStage.AWAITING_INVOICE})
+    handle = client.get_workflow_handle(names.order_workflow_id(deal.opportunity_id), result_type=OrderStatus)
+    first_run = (await handle.describe()).run_id
+
+    invoice_id = await bill(netsuite, status.sales_order_id or "")
+    await pay(netsuite, status.netsuite_customer_id or "", invoice_id, 200.0)
+    # Each poll is one billing check; with two checks a run, the order hands over to new runs.
+    for _ in range(5):
+        await poll_once(client, settings)
+    status = await _until(_paid(client, deal.opportunity_id, 200), "the partial payment reaching the order")
+    writes = _writes_about(sandboxes, deal.opportunity_id, invoice_id)
+
+    await pay(netsuite, status.netsuite_customer_id or "", invoice_id, 1000.0)
+    await poll_once(client, settings)
+    final = await asyncio.wait_for(handle.result(), 30)
+
+    assert final.stage is OrderStage.PAID and final.paid == 1200
+    assert final.runs > 1 and (await handle.describe()).run_id != first_run
+    assert final.invoices and final.sales_order_id == status.sales_order_id  # state carried across runs
+    # The new runs knew what the old ones had written: only the real change (the payment) was written.
+    assert _writes_about(sandboxes, deal.opportunity_id, invoice_id) - writes == 3  # invoice, totals, status
