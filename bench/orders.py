@@ -15,19 +15,14 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from q2c.config import Settings
 from q2c.domain.messages import DealClosed
-from q2c.sandbox.admin_client import SandboxAdmin
-from q2c.sandbox.netsuite.app import NetSuiteSandboxSettings
-from q2c.sandbox.netsuite.app import create_app as create_netsuite_app
-from q2c.sandbox.salesforce.app import SalesforceSandboxSettings
-from q2c.sandbox.salesforce.app import create_app as create_salesforce_app
-from q2c.sandbox.server import BackgroundServer, free_port
-from q2c.sandbox.tls import ensure_server_cert
+from q2c.sandbox.local import LocalSandboxes, local_sandboxes
 from q2c.store import Store
 from starter.orders import ORDER_CREATED, deal_closed, wait_until_settled
 from starter.temporal_server import venv_binary
@@ -40,13 +35,38 @@ async def run(
     deals: int, sf_latency: tuple[float, float], ns_latency: tuple[float, float], share: int
 ) -> None:
     root = Path(tempfile.mkdtemp(prefix="q2c-bench-"))
-    cert = ensure_server_cert(root / "tls")
-    sf_settings = SalesforceSandboxSettings(db_path=root / "sf.db", daily_api_requests=1_000_000)
-    ns_settings = NetSuiteSandboxSettings(db_path=root / "ns.db")
-    sf = BackgroundServer(create_salesforce_app(sf_settings), "127.0.0.1", free_port(), cert).start()
-    ns = BackgroundServer(create_netsuite_app(ns_settings), "127.0.0.1", free_port(), cert).start()
-    sf_admin = SandboxAdmin(sf.base_url, sf_settings.admin_key, cert.ca_path)
-    ns_admin = SandboxAdmin(ns.base_url, ns_settings.admin_key, cert.ca_path)
+    with local_sandboxes(root, salesforce={"daily_api_requests": 1_000_000}) as sandboxes:
+        elapsed, finished, sf_log, ns_log = await _measure(
+            sandboxes, root, deals, sf_latency, ns_latency, share
+        )
+
+    times = sorted(finished.values())
+    refused = sum(1 for r in ns_log["recent"] if r["status"] == 429)
+    print(f"deals closed at once          {deals}")
+    print(
+        f"latency model                 Salesforce {sf_latency[0] * 1000:.0f}+{sf_latency[1] * 1000:.0f} ms, "
+        f"NetSuite {ns_latency[0] * 1000:.0f}+{ns_latency[1] * 1000:.0f} ms; NetSuite share {share} of 5"
+    )
+    print(f"wall time                     {elapsed:.2f} s")
+    print(f"orders per second             {deals / elapsed:.2f}")
+    print(
+        f"deal_closed -> sales order    p50 {statistics.median(times):.2f} s, "
+        f"p95 {times[int(0.95 * (len(times) - 1))]:.2f} s, max {times[-1]:.2f} s"
+    )
+    print(f"Salesforce API calls / order  {sf_log['total'] / deals:.2f}  ({sf_log['total']} in all)")
+    print(f"NetSuite API calls / order    {ns_log['total'] / deals:.2f}  ({ns_log['total']} in all)")
+    print(f"NetSuite requests refused     {refused} (429 CONCURRENCY_LIMIT_EXCEEDED)")
+
+
+async def _measure(
+    sandboxes: LocalSandboxes,
+    root: Path,
+    deals: int,
+    sf_latency: tuple[float, float],
+    ns_latency: tuple[float, float],
+    share: int,
+) -> tuple[float, dict[str, float], dict[str, Any], dict[str, Any]]:
+    sf_admin, ns_admin = sandboxes.sf_admin, sandboxes.ns_admin
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(venv_binary("temporal")),
         search_attributes=names.SEARCH_ATTRIBUTES,
@@ -57,9 +77,9 @@ async def run(
         data_dir=root / "data",
         temporal_address=env.client.service_client.config.target_host,
         database_url=f"sqlite:///{root / 'q2c.db'}",
-        salesforce_token_url=f"{sf.base_url}/services/oauth2/token",
-        netsuite_base_url=ns.base_url,
-        ca_path=cert.ca_path,
+        salesforce_token_url=f"{sandboxes.salesforce.base_url}/services/oauth2/token",
+        netsuite_base_url=sandboxes.netsuite.base_url,
+        ca_path=sandboxes.cert.ca_path,
         netsuite_concurrency_share=share,
     )
     store = Store(settings.effective_database_url())
@@ -87,31 +107,10 @@ async def run(
 
             await asyncio.gather(*(one(o) for o in opportunities))
             elapsed = time.monotonic() - started
-        sf_log, ns_log = sf_admin.requests(), ns_admin.requests()
+        return elapsed, finished, sf_admin.requests(), ns_admin.requests()
     finally:
         await netsuite.aclose()
         await env.shutdown()
-        sf_admin.close()
-        ns_admin.close()
-        sf.stop()
-        ns.stop()
-
-    times = sorted(finished.values())
-    refused = sum(1 for r in ns_log["recent"] if r["status"] == 429)
-    print(f"deals closed at once          {deals}")
-    print(
-        f"latency model                 Salesforce {sf_latency[0] * 1000:.0f}+{sf_latency[1] * 1000:.0f} ms, "
-        f"NetSuite {ns_latency[0] * 1000:.0f}+{ns_latency[1] * 1000:.0f} ms; NetSuite share {share} of 5"
-    )
-    print(f"wall time                     {elapsed:.2f} s")
-    print(f"orders per second             {deals / elapsed:.2f}")
-    print(
-        f"deal_closed -> sales order    p50 {statistics.median(times):.2f} s, "
-        f"p95 {times[int(0.95 * (len(times) - 1))]:.2f} s, max {times[-1]:.2f} s"
-    )
-    print(f"Salesforce API calls / order  {sf_log['total'] / deals:.2f}  ({sf_log['total']} in all)")
-    print(f"NetSuite API calls / order    {ns_log['total'] / deals:.2f}  ({ns_log['total']} in all)")
-    print(f"NetSuite requests refused     {refused} (429 CONCURRENCY_LIMIT_EXCEEDED)")
 
 
 def main() -> None:

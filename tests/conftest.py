@@ -4,7 +4,6 @@ both sandboxes over HTTPS with a local CA, and the q2c worker wired as ``worker.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,53 +13,31 @@ from temporalio.testing import WorkflowEnvironment
 
 from q2c.config import Settings
 from q2c.domain.mapping import DEFAULT_MAPPING_PATH
-from q2c.sandbox.admin_client import SandboxAdmin
-from q2c.sandbox.netsuite.app import NetSuiteSandboxSettings
-from q2c.sandbox.netsuite.app import create_app as create_netsuite_app
-from q2c.sandbox.salesforce.app import SalesforceSandboxSettings
-from q2c.sandbox.salesforce.app import create_app as create_salesforce_app
-from q2c.sandbox.server import BackgroundServer, free_port
-from q2c.sandbox.tls import ServerCert, ensure_server_cert
+from q2c.sandbox.local import LocalSandboxes, local_sandboxes
+from q2c.sandbox.server import free_port
+from q2c.sandbox.tls import ensure_server_cert
 from q2c.store import Store
 from starter.temporal_server import venv_binary
 from tests.factories import Catalog, build_catalog
 from worker import build_workers, netsuite_client
 from workflows import names
 
-
-@dataclass
-class Sandboxes:
-    cert: ServerCert
-    salesforce: BackgroundServer
-    netsuite: BackgroundServer
-    salesforce_settings: SalesforceSandboxSettings
-    netsuite_settings: NetSuiteSandboxSettings
-    sf_admin: SandboxAdmin
-    ns_admin: SandboxAdmin
+Sandboxes = LocalSandboxes
 
 
 @pytest.fixture(scope="session")
 def sandboxes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandboxes]:
+    # Outbound messages redelivered quickly, so a test sees the webhook's Ack within seconds.
     root = tmp_path_factory.mktemp("sandboxes")
-    cert = ensure_server_cert(root / "tls")
-    sf_settings = SalesforceSandboxSettings(
-        db_path=root / "salesforce.db",
-        outbound_ca_path=cert.ca_path,
-        outbound_retry_base_seconds=0.1,
-        outbound_retry_max_seconds=1.0,
-    )
-    ns_settings = NetSuiteSandboxSettings(db_path=root / "netsuite.db")
-    salesforce = BackgroundServer(create_salesforce_app(sf_settings), "127.0.0.1", free_port(), cert).start()
-    netsuite = BackgroundServer(create_netsuite_app(ns_settings), "127.0.0.1", free_port(), cert).start()
-    sf_admin = SandboxAdmin(salesforce.base_url, sf_settings.admin_key, cert.ca_path)
-    ns_admin = SandboxAdmin(netsuite.base_url, ns_settings.admin_key, cert.ca_path)
-    try:
-        yield Sandboxes(cert, salesforce, netsuite, sf_settings, ns_settings, sf_admin, ns_admin)
-    finally:
-        sf_admin.close()
-        ns_admin.close()
-        salesforce.stop()
-        netsuite.stop()
+    with local_sandboxes(
+        root,
+        salesforce={
+            "outbound_ca_path": ensure_server_cert(root / "tls").ca_path,
+            "outbound_retry_base_seconds": 0.1,
+            "outbound_retry_max_seconds": 1.0,
+        },
+    ) as sandboxes:
+        yield sandboxes
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,7 @@ import pytest
 
 from q2c.sandbox.admin_client import SandboxAdmin
 from q2c.sandbox.generate import generate, load
-from q2c.sandbox.netsuite.app import NetSuiteSandboxSettings
-from q2c.sandbox.netsuite.app import create_app as create_netsuite_app
-from q2c.sandbox.salesforce.app import SalesforceSandboxSettings
-from q2c.sandbox.salesforce.app import create_app as create_salesforce_app
-from q2c.sandbox.server import BackgroundServer, free_port
-from q2c.sandbox.tls import ensure_server_cert
+from q2c.sandbox.local import local_sandboxes
 
 LEGAL = r"\b(the|inc|llc|corp|corporation|gmbh|ag|co|kg|ltd|limited|plc|kk|k k)\b"
 
@@ -52,20 +47,8 @@ def test_the_mess_is_there() -> None:
 
 @pytest.fixture
 def fresh_sandboxes(tmp_path: Path) -> Iterator[tuple[SandboxAdmin, SandboxAdmin]]:
-    cert = ensure_server_cert(tmp_path / "tls")
-    sf_settings = SalesforceSandboxSettings(db_path=tmp_path / "sf.db")
-    ns_settings = NetSuiteSandboxSettings(db_path=tmp_path / "ns.db")
-    sf = BackgroundServer(create_salesforce_app(sf_settings), "127.0.0.1", free_port(), cert).start()
-    ns = BackgroundServer(create_netsuite_app(ns_settings), "127.0.0.1", free_port(), cert).start()
-    sf_admin = SandboxAdmin(sf.base_url, sf_settings.admin_key, cert.ca_path)
-    ns_admin = SandboxAdmin(ns.base_url, ns_settings.admin_key, cert.ca_path)
-    try:
-        yield sf_admin, ns_admin
-    finally:
-        sf_admin.close()
-        ns_admin.close()
-        sf.stop()
-        ns.stop()
+    with local_sandboxes(tmp_path) as sandboxes:
+        yield sandboxes.sf_admin, sandboxes.ns_admin
 
 
 def test_loads_into_both_sandboxes(fresh_sandboxes: tuple[SandboxAdmin, SandboxAdmin]) -> None:
