@@ -30,6 +30,7 @@ from starter.processes import Supervisor, port_open, q2c_command, wait_for
 from starter.schedules import ensure_poll_schedule
 from starter.temporal_server import dev_server_command
 from worker import salesforce_client
+from workflows import names
 
 # Wide enough for the table when the output is a file or a CI log (rich assumes 80 columns there).
 console = Console() if sys.stdout.isatty() else Console(width=150)
@@ -210,5 +211,12 @@ async def _close_deals(settings: Settings, setup: SandboxSetup, deal_timeout: fl
         SandboxAdmin(setup.salesforce_url, setup.salesforce.admin_key, setup.cert.ca_path) as sf_admin,
         SandboxAdmin(setup.netsuite_url, setup.netsuite.admin_key, setup.cert.ca_path) as ns_admin,
     ):
-        await run_lifecycle(console, client, settings, statuses, sf_admin, ns_admin)
+        # The demo polls at its own steps; the schedule, paused meanwhile, would race it for the same
+        # changes (harmless, but the printed story would depend on timing). It runs again afterwards.
+        schedule_handle = client.get_schedule_handle(names.NETSUITE_POLL_SCHEDULE)
+        await schedule_handle.pause(note="q2c demo: scripted billing in progress")
+        try:
+            await run_lifecycle(console, client, settings, statuses, sf_admin, ns_admin)
+        finally:
+            await schedule_handle.unpause(note="q2c demo: scripted billing done")
     return 0
