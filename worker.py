@@ -11,19 +11,22 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.mapping import MappingActivities
-from activities.netsuite import NetSuiteActivities
-from activities.poller import NetSuitePollerActivities
-from activities.salesforce import SalesforceActivities
+from activities.netsuite import NetSuiteAccountActivities, NetSuiteActivities
+from activities.poller import AccountChangeActivities, NetSuitePollerActivities
+from activities.salesforce import SalesforceAccountActivities, SalesforceActivities
 from q2c.config import Settings
 from q2c.connectors.netsuite import NetSuiteClient, NetSuiteConnection
 from q2c.connectors.netsuite_billing import NetSuiteBilling
 from q2c.connectors.salesforce import SalesforceClient, SalesforceConnection
 from q2c.domain.mapping import load_mapping
 from q2c.store import Store
+from starter.accounts import account_sync_options
 from starter.connect import connect_temporal
 from workflows import names
+from workflows.account_sync import AccountSync, NetSuiteCustomerIntake
 from workflows.netsuite_poll import NetSuitePoll
 from workflows.order_to_cash import OrderToCash
+from workflows.salesforce_poll import SalesforcePoll
 
 log = logging.getLogger("q2c.worker")
 
@@ -59,15 +62,19 @@ def netsuite_client(settings: Settings) -> NetSuiteClient:
 
 def build_workers(client: Client, settings: Settings, store: Store, netsuite: NetSuiteClient) -> list[Worker]:
     load_mapping(settings.mapping_path)  # refuse to start on a broken mapping file, naming the field
-    salesforce = SalesforceActivities(salesforce_client(settings))
+    sf_client = salesforce_client(settings)
+    salesforce = SalesforceActivities(sf_client)
+    sf_accounts = SalesforceAccountActivities(sf_client)
     mapping = MappingActivities(settings.mapping_path)
     netsuite_activities = NetSuiteActivities(netsuite, store)
+    ns_accounts = NetSuiteAccountActivities(netsuite, store)
     poller = NetSuitePollerActivities(NetSuiteBilling(netsuite), store, client)
+    changes = AccountChangeActivities(sf_client, store, client, account_sync_options(settings))
     return [
         Worker(
             client,
             task_queue=names.TASK_QUEUE,
-            workflows=[OrderToCash, NetSuitePoll],
+            workflows=[OrderToCash, NetSuitePoll, AccountSync, NetSuiteCustomerIntake, SalesforcePoll],
             activities=[
                 salesforce.read_opportunity,
                 salesforce.link_account_to_customer,
@@ -82,6 +89,16 @@ def build_workers(client: Client, settings: Settings, store: Store, netsuite: Ne
                 poller.load_watermark,
                 poller.save_poll,
                 poller.find_orders,
+                sf_accounts.read_account_state,
+                sf_accounts.find_account_candidates,
+                sf_accounts.write_account,
+                sf_accounts.create_account,
+                sf_accounts.read_contact,
+                sf_accounts.write_contact,
+                changes.read_salesforce_changes,
+                changes.notify_account_changes,
+                changes.start_account_sync,
+                changes.save_watermark,
             ],
         ),
         Worker(
@@ -96,6 +113,12 @@ def build_workers(client: Client, settings: Settings, store: Store, netsuite: Ne
                 netsuite_activities.close_sales_order,
                 poller.read_netsuite_changes,
                 poller.evaluate_credit,
+                ns_accounts.read_customer_state,
+                ns_accounts.find_customer_candidates,
+                ns_accounts.write_customer,
+                ns_accounts.create_customer,
+                ns_accounts.link_customer,
+                ns_accounts.upsert_contact,
             ],
             # The NetSuite account refuses requests over its concurrency limit; this worker's share.
             max_concurrent_activities=settings.netsuite_concurrency_share,

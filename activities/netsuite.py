@@ -7,15 +7,33 @@ second customer or sales order.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
 from temporalio import activity
 
 from activities.errors import api_errors
+from activities.poller import parse_netsuite_time
+from q2c.connectors.errors import ApiError, ErrorKind
 from q2c.connectors.netsuite import NetSuiteClient, ref_id, ref_name
 from q2c.connectors.netsuite_billing import NetSuiteBilling
+from q2c.domain.account_sync import (
+    AccountState,
+    Candidates,
+    CreateCustomer,
+    CreatedRecord,
+    FindCandidates,
+    LinkPair,
+    MaybeAccountState,
+    ReadCustomerState,
+    UpsertContact,
+    WriteFields,
+    plain,
+)
 from q2c.domain.billing import CreditState, OrderBilling, credit_state
+from q2c.domain.matching import AccountCandidate, normalize_company_name
 from q2c.domain.messages import (
     CheckCredit,
     CloseSalesOrder,
@@ -27,6 +45,7 @@ from q2c.domain.messages import (
 )
 from q2c.domain.order import CustomerUpsert, SalesOrderUpsert
 from q2c.domain.records import SalesOrder
+from q2c.domain.sync import Side
 from q2c.store import LinkKind, Store
 
 SF_ACCOUNT_FIELD = "custentity_sf_account_id"
@@ -124,3 +143,133 @@ def _sales_order(record: dict[str, Any]) -> SalesOrder:
         total=Decimal(str(total)) if total is not None else None,
         status=ref_name(record.get("status")),
     )
+
+
+# --- account sync ---------------------------------------------------------------------------------------
+_SF_ACCOUNT_ID = re.compile(r"^001[a-zA-Z0-9]{12}([a-zA-Z0-9]{3})?$")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def customer_state(record: dict[str, Any], fields: list[str], *, is_customer: bool) -> AccountState:
+    external_id = record.get("externalId")
+    cross = record.get(SF_ACCOUNT_FIELD) or (
+        external_id if isinstance(external_id, str) and _SF_ACCOUNT_ID.match(external_id) else None
+    )
+    modified = record.get("lastModifiedDate")
+    return AccountState(
+        side=Side.NETSUITE,
+        id=str(record["id"]),
+        values={f: plain(record.get(f)) for f in fields},
+        modified_at=parse_netsuite_time(str(modified)) if modified else dt.datetime.now(dt.UTC),
+        cross_id=str(cross) if cross else None,
+        name=str(record.get("companyName") or ""),
+        email=record.get("email"),
+        website=record.get("url"),
+        subsidiary_id=ref_id(record.get("subsidiary")),
+        is_customer=is_customer,
+        external_id=str(external_id) if external_id else None,
+    )
+
+
+class NetSuiteAccountActivities:
+    """The NetSuite calls of the account sync (customer and contact), over the injected client and store."""
+
+    def __init__(self, client: NetSuiteClient, store: Store) -> None:
+        self._client = client
+        self._store = store
+
+    @activity.defn(name="read_customer_state")
+    async def read_customer_state(self, request: ReadCustomerState) -> MaybeAccountState:
+        with api_errors():
+            try:
+                record = await self._client.get("customer", request.customer_id)
+            except ApiError as exc:
+                if exc.kind is ErrorKind.NOT_FOUND:
+                    return MaybeAccountState()
+                raise
+            is_customer = request.known_customer or await self._has_transactions(request.customer_id)
+        return MaybeAccountState(state=customer_state(record, request.fields, is_customer=is_customer))
+
+    async def _has_transactions(self, customer_id: str) -> bool:
+        """A prospect becomes a customer with its first sales order or invoice (NetSuite's own rule)."""
+        rows = await self._client.suiteql_rows(
+            "SELECT COUNT(*) AS n FROM transaction WHERE entity = "
+            f"{_quote(customer_id)} AND type IN ('SalesOrd', 'CustInvc')"
+        )
+        return bool(rows) and int(rows[0].get("n") or 0) > 0
+
+    @activity.defn(name="find_customer_candidates")
+    async def find_customer_candidates(self, request: FindCandidates) -> Candidates:
+        record = request.record
+        clauses = [f"externalid = {_quote(record.id)}"]
+        words = normalize_company_name(record.name).split()
+        if words:
+            clauses.append(f"LOWER(companyname) LIKE {_quote('%' + words[0] + '%')}")
+        for domain in sorted(record.domains()):
+            clauses.append(f"LOWER(url) LIKE {_quote('%' + domain + '%')}")
+            clauses.append(f"LOWER(email) LIKE {_quote('%@' + domain)}")
+        query = (
+            "SELECT id, companyname, email, url, externalid FROM customer "
+            f"WHERE isinactive = 'F' AND ({' OR '.join(clauses)}) ORDER BY id"
+        )
+        with api_errors():
+            page = await self._client.suiteql(query, limit=request.limit)
+        candidates = []
+        for row in page.get("items") or []:
+            external_id = row.get("externalid")
+            linked = await asyncio.to_thread(
+                self._store.find_link, LinkKind.ACCOUNT, netsuite_id=str(row["id"])
+            )
+            cross = linked.salesforce_id if linked else None
+            if cross is None and isinstance(external_id, str) and _SF_ACCOUNT_ID.match(external_id):
+                cross = external_id
+            candidates.append(
+                AccountCandidate(
+                    side=Side.NETSUITE,
+                    id=str(row["id"]),
+                    name=str(row.get("companyname") or ""),
+                    email=row.get("email"),
+                    website=row.get("url"),
+                    cross_id=cross,
+                )
+            )
+        return Candidates(candidates=candidates)
+
+    @activity.defn(name="write_customer")
+    async def write_customer(self, request: WriteFields) -> Written:
+        with api_errors():
+            await self._client.patch("customer", request.record_id, request.fields)
+        return Written(record_id=request.record_id)
+
+    @activity.defn(name="create_customer")
+    async def create_customer(self, request: CreateCustomer) -> CreatedRecord:
+        """Upserted by the account id as externalId (as the order workflow does): never a second one."""
+        body = {**request.fields, SF_ACCOUNT_FIELD: request.account_id}
+        with api_errors():
+            customer_id = await self._client.upsert("customer", request.account_id, body)
+        await asyncio.to_thread(self._store.link, LinkKind.ACCOUNT, request.account_id, customer_id)
+        return CreatedRecord(record_id=customer_id)
+
+    @activity.defn(name="link_customer")
+    async def link_customer(self, request: LinkPair) -> Written:
+        """Write the account id on the customer (custom field, and externalId when free) and in the store."""
+        with api_errors():
+            record = await self._client.get("customer", request.customer_id)
+            body: dict[str, Any] = {SF_ACCOUNT_FIELD: request.account_id}
+            if not record.get("externalId"):
+                # So the order workflow's upsert by account id finds this customer rather than making one.
+                body["externalId"] = request.account_id
+            if record.get(SF_ACCOUNT_FIELD) != request.account_id or "externalId" in body:
+                await self._client.patch("customer", request.customer_id, body)
+        await asyncio.to_thread(self._store.link, LinkKind.ACCOUNT, request.account_id, request.customer_id)
+        return Written(record_id=request.customer_id)
+
+    @activity.defn(name="upsert_contact")
+    async def upsert_contact(self, request: UpsertContact) -> CreatedRecord:
+        with api_errors():
+            contact_id = await self._client.upsert("contact", request.contact_id, request.body)
+        await asyncio.to_thread(self._store.link, LinkKind.CONTACT, request.contact_id, contact_id)
+        return CreatedRecord(record_id=contact_id)

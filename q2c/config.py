@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     billing_checks_per_run: int = Field(default=500, ge=1)
     netsuite_poll_interval_seconds: float = Field(default=60.0, gt=0)
 
+    # Account sync: the Salesforce SOQL poller (a safety net behind outbound messages) and how many syncs
+    # one run of a pair's workflow makes before it continues-as-new.
+    salesforce_poll_interval_seconds: float = Field(default=60.0, gt=0)
+    account_syncs_per_run: int = Field(default=200, ge=1)
+
     # Base URLs of the two user interfaces, for links in the Temporal web UI.
     netsuite_ui_url: str | None = None
 

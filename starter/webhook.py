@@ -1,4 +1,5 @@
-"""The deal-closed webhook: Salesforce Outbound Messages in, ``deal_closed`` signals out.
+"""The Salesforce webhook: Outbound Messages in; ``deal_closed`` / ``deal_reopened`` signals to orders
+(Opportunity) and change events to account sync workflows (Account, Contact) out.
 
 The SOAP Ack goes back only after Temporal accepted every signal of the message; otherwise Salesforce
 keeps the message and redelivers it (at least once, so duplicates are normal and harmless: signal-with-
@@ -19,7 +20,9 @@ from starlette.routing import Route
 from temporalio.client import Client
 
 from q2c.config import Settings
+from q2c.domain.account_sync import SalesforceAccountChanged, SalesforceContactChanged
 from q2c.domain.messages import DealClosed, DealReopened
+from starter.accounts import account_sync_options, salesforce_account_changed, salesforce_contact_changed
 from starter.connect import connect_temporal
 from starter.orders import deal_closed, deal_reopened
 from starter.outbound_message import (
@@ -32,7 +35,8 @@ from starter.outbound_message import (
 )
 
 log = logging.getLogger("q2c.webhook")
-OPPORTUNITY_KEY_PREFIX = "006"
+# Key prefixes of the objects this endpoint takes (one outbound message per object in Salesforce).
+KEY_PREFIXES = {"006": "Opportunity", "001": "Account", "003": "Contact"}
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
@@ -40,9 +44,28 @@ def _soap(body: str, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
 
 
+def _kind(item: Notification) -> str | None:
+    return KEY_PREFIXES.get(item.record_id[:3])
+
+
+def _check_notification(item: Notification) -> None:
+    kind = _kind(item)
+    if kind is None or item.sobject_type not in ("", kind):
+        raise OutboundMessageError(
+            f"notification {item.notification_id} is about {item.sobject_type or 'a record'} {item.record_id}; "
+            "this endpoint takes Opportunity, Account and Contact notifications"
+        )
+    if kind == "Contact" and "AccountId" not in item.fields:
+        raise OutboundMessageError(
+            f"notification {item.notification_id} (Contact {item.record_id}) has no AccountId: add AccountId to "
+            "the fields of the Contact outbound message"
+        )
+
+
 def create_webhook_app(settings: Settings, client: Client | None = None) -> Starlette:
     """The webhook app; without ``client`` it connects to Temporal when it starts serving."""
     temporal: dict[str, Client] = {}
+    account_options = account_sync_options(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -61,13 +84,7 @@ def create_webhook_app(settings: Settings, client: Client | None = None) -> Star
                     403,
                 )
             for item in message.notifications:
-                if item.sobject_type not in ("", "Opportunity") or not item.record_id.startswith(
-                    OPPORTUNITY_KEY_PREFIX
-                ):
-                    raise OutboundMessageError(
-                        f"notification {item.notification_id} is about {item.sobject_type or 'a record'} "
-                        f"{item.record_id}; this endpoint takes Opportunity notifications"
-                    )
+                _check_notification(item)
         except OutboundMessageError as exc:
             log.warning("Rejected outbound message: %s", exc)
             return _soap(fault_response(str(exc)), exc.status)
@@ -75,7 +92,25 @@ def create_webhook_app(settings: Settings, client: Client | None = None) -> Star
         client_now = temporal["client"]
 
         async def hand_over(item: Notification) -> None:
-            if item.fields.get("IsWon", "true") == "false":
+            kind = _kind(item)
+            modified_by = item.fields.get("LastModifiedById") or None
+            if kind == "Account":
+                event = SalesforceAccountChanged(
+                    account_id=item.record_id, modified_by=modified_by, source="outbound-message"
+                )
+                await salesforce_account_changed(client_now, account_options, event)
+            elif kind == "Contact":
+                account_id = item.fields.get("AccountId")
+                if account_id:  # a private contact (no account) has no company to go under
+                    await salesforce_contact_changed(
+                        client_now,
+                        account_options,
+                        account_id,
+                        SalesforceContactChanged(
+                            contact_id=item.record_id, modified_by=modified_by, source="outbound-message"
+                        ),
+                    )
+            elif item.fields.get("IsWon", "true") == "false":
                 # Away from Closed Won: only an order that exists has anything to undo.
                 await deal_reopened(
                     client_now,

@@ -20,6 +20,16 @@ CREDIT_RELEASED_SIGNAL = "credit_released"
 APPROVE_CREDIT_SIGNAL = "approve_credit"
 STATUS_QUERY = "status"
 
+ACCOUNT_SYNC_WORKFLOW = "AccountSync"
+CUSTOMER_INTAKE_WORKFLOW = "NetSuiteCustomerIntake"
+SALESFORCE_POLL_WORKFLOW = "SalesforcePoll"
+SALESFORCE_POLL_SCHEDULE = "poll-salesforce"
+SALESFORCE_POLL_WORKFLOW_ID = "poll:salesforce"
+SALESFORCE_CHANGED_SIGNAL = "salesforce_changed"
+NETSUITE_CHANGED_SIGNAL = "netsuite_changed"
+CONTACT_CHANGED_SIGNAL = "contact_changed"
+CHOOSE_MATCH_SIGNAL = "choose_match"
+
 _ORDER_PREFIX = "order:"
 
 
@@ -31,6 +41,20 @@ def opportunity_id_from_workflow_id(workflow_id: str) -> str:
     if not workflow_id.startswith(_ORDER_PREFIX):
         raise ValueError(f"{workflow_id!r} is not an order workflow id (order:<opportunity id>)")
     return workflow_id[len(_ORDER_PREFIX) :]
+
+
+_ACCOUNT_PREFIX = "account:"
+_INTAKE_PREFIX = "account:ns:"
+
+
+def account_workflow_id(account_id: str) -> str:
+    """The entity workflow of one Salesforce account and its NetSuite customer."""
+    return f"{_ACCOUNT_PREFIX}{account_id}"
+
+
+def intake_workflow_id(customer_id: str) -> str:
+    """The intake of a NetSuite-born customer, until it has a Salesforce account (then `account:{id}`)."""
+    return f"{_INTAKE_PREFIX}{customer_id}"
 
 
 # Search attributes: registered on the dev server at start and by `q2c setup` elsewhere, kept current by

@@ -10,6 +10,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from q2c.domain.account_sync import AccountNotifications, Notified
     from q2c.domain.messages import (
         AccountCredit,
         AccountMatch,
@@ -133,6 +134,21 @@ class NetSuitePoll:
                         CreditReleased(customer_id=state.customer_id),
                     )
 
+        accounts = 0
+        if start.watermark and changes.changed_customer_ids and workflow.patched("account-sync"):
+            # Account sync: each changed customer to its pair's workflow (or the intake of a NetSuite-born
+            # one). Not on the first poll, which reads every customer ever made: that is a backfill.
+            notified = await self._call(
+                "notify_account_changes",
+                AccountNotifications(
+                    netsuite_customers=changes.changed_customer_ids, source="netsuite-poller"
+                ),
+                Notified,
+                queue=names.TASK_QUEUE,
+                options=request,
+            )
+            accounts = notified.signalled
+
         await self._call(
             "save_poll",
             SavePoll(watermark=changes.watermark, credit=[c.state for c in credit.changes]),
@@ -147,6 +163,7 @@ class NetSuitePoll:
             credit_changes=len(credit.changes),
             holds_raised=raised,
             holds_released=released,
+            accounts_signalled=accounts,
         )
 
     async def _raise_task(

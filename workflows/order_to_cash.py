@@ -13,8 +13,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.exceptions import TimeoutError as ActivityTimeoutError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from q2c.domain.billing import CreditState, OrderBilling
@@ -51,13 +50,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from q2c.domain.records import Opportunity, SalesOrder
     from workflows import names
+    from workflows.common import NeedsAttention, failure_reason
 
 T = TypeVar("T")
 Undo = Callable[[], Awaitable[None]]
-
-
-class NeedsAttention(Exception):
-    """The order cannot go on until a person fixes something; the message says what and where."""
 
 
 class DealReopenedMidway(Exception):
@@ -459,7 +455,7 @@ class OrderToCash:
                 summary=summary,
             )
         except ActivityError as failure:
-            raise NeedsAttention(_failure_reason(activity, failure, options.activity_max_attempts)) from None
+            raise NeedsAttention(failure_reason(activity, failure, options.activity_max_attempts)) from None
 
     def _set_stage(self, stage: OrderStage) -> None:
         status = self._status
@@ -520,14 +516,3 @@ async def _wait_or_recheck(condition: Callable[[], bool], seconds: float) -> Non
         await workflow.wait_condition(condition, timeout=dt.timedelta(seconds=seconds))
     except TimeoutError:  # the builtin one: wait_condition's timeout elapsed
         pass
-
-
-def _failure_reason(activity: str, failure: ActivityError, max_attempts: int) -> str:
-    cause = failure.cause
-    if isinstance(cause, ApplicationError):
-        if cause.non_retryable:
-            return cause.message
-        return f"{cause.message} (gave up on {activity} after {max_attempts} attempts)"
-    if isinstance(cause, ActivityTimeoutError):
-        return f"{activity} timed out ({cause.type.name if cause.type else 'timeout'}) after retries."
-    return f"{activity} failed: {cause or failure}"

@@ -96,6 +96,7 @@ class SalesforceClient:
             self._session.verify = str(connection.ca_path)
         self._lock = threading.Lock()
         self._sf: Salesforce | None = None
+        self._user_id: str | None = None
 
     # -- session ---------------------------------------------------------------------------------
     def _login(self) -> Salesforce:
@@ -129,6 +130,8 @@ class SalesforceClient:
                 detail=f"{detail}; check the Q2C_SALESFORCE_* credentials",
             )
         token = response.json()
+        # The identity URL ends with the user id: the integration user every q2c write is stamped with.
+        self._user_id = str(token.get("id") or "").rstrip("/").rsplit("/", 1)[-1] or None
         return Salesforce(
             instance_url=token["instance_url"],
             session_id=token["access_token"],
@@ -142,6 +145,12 @@ class SalesforceClient:
             if self._sf is None or renew:
                 self._sf = self._login()
             return self._sf
+
+    @property
+    def user_id(self) -> str | None:
+        """The id of the user q2c acts as (LastModifiedById of its writes): loop guard 1."""
+        self._client()
+        return self._user_id
 
     @property
     def instance_url(self) -> str:
@@ -200,6 +209,39 @@ class SalesforceClient:
         if not records:
             return None
         return _account(records[0]["Id"], records[0])
+
+    def record(self, sobject: str, record_id: str, fields: list[str]) -> dict[str, Any] | None:
+        """One record's ``fields`` by id (one SOQL query), or None when it does not exist."""
+        names = ", ".join(dict.fromkeys(["Id", *fields]))
+        soql = format_soql(f"SELECT {names} FROM {sobject} WHERE Id = {{}}", require_id(record_id, sobject))
+        result = self._call(f"query of {sobject} {record_id}", lambda sf: sf.query(soql))
+        records = result.get("records") or []
+        return dict(records[0]) if records else None
+
+    def find_accounts(
+        self, *, netsuite_id: str | None, name_token: str | None, domains: list[str], limit: int
+    ) -> list[dict[str, Any]]:
+        """Accounts that may be the company: by cross id, name word or website domain (a coarse filter;
+        `q2c.domain.matching` decides)."""
+        clauses: list[str] = []
+        if netsuite_id:
+            clauses.append(format_soql("NetSuite_Internal_ID__c = {}", netsuite_id))
+        if name_token:
+            clauses.append(format_soql("Name LIKE '%{:like}%'", name_token))
+        for domain in domains:
+            clauses.append(format_soql("Website LIKE '%{:like}%'", domain))
+        if not clauses:
+            return []
+        soql = (
+            "SELECT Id, Name, Website, NetSuite_Internal_ID__c FROM Account "
+            f"WHERE {' OR '.join(clauses)} ORDER BY Id LIMIT {int(limit)}"
+        )
+        result = self._call("query of Account candidates", lambda sf: sf.query(soql))
+        return [dict(r) for r in result.get("records") or []]
+
+    def create(self, sobject: str, fields: dict[str, Any]) -> str:
+        result = self._call(f"create of {sobject}", lambda sf: getattr(sf, sobject).create(fields))
+        return str(result["id"])
 
     def query_all(self, soql: str) -> list[dict[str, Any]]:
         result = self._call("query", lambda sf: sf.query_all(soql))

@@ -229,6 +229,7 @@ class NetSuiteChanges(BaseModel):
     opportunity_ids: list[str]  # orders whose invoices or payments changed
     customer_ids: list[str]  # customers whose credit may have changed
     invoices_read: int
+    changed_customer_ids: list[str] = Field(default_factory=list)  # customer records modified (account sync)
 
 
 class EvaluateCredit(BaseModel):
@@ -269,6 +270,7 @@ class PollResult(BaseModel):
     credit_changes: int
     holds_raised: int
     holds_released: int
+    accounts_signalled: int = 0
 
 
 class LoadWatermark(BaseModel):

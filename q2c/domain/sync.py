@@ -254,7 +254,7 @@ def _canonical(value: Any) -> Any:
         return value
     if isinstance(value, Mapping):
         if "id" in value:
-            return _canonical(str(value["id"]))
+            return None if value["id"] in (None, "") else _canonical(str(value["id"]))
         return {str(k): _canonical(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_canonical(v) for v in value]

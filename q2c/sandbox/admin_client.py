@@ -32,8 +32,8 @@ class SandboxAdmin:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, method: str, path: str, json: Any = None) -> Any:
-        response = self._http.request(method, path, json=json)
+    def _call(self, method: str, path: str, json: Any = None, params: dict[str, str] | None = None) -> Any:
+        response = self._http.request(method, path, json=json, params=params)
         if response.status_code >= 400:
             raise SandboxAdminError(
                 f"{method} {ADMIN_PREFIX}{path} -> {response.status_code}: {response.text[:500]}"
@@ -55,8 +55,9 @@ class SandboxAdmin:
         result: dict[str, Any] = self._call("GET", "/stats")
         return result
 
-    def requests(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", "/requests")
+    def requests(self, limit: int = 500) -> dict[str, Any]:
+        """The API requests the sandbox answered: totals per endpoint and the newest ``limit`` of them."""
+        result: dict[str, Any] = self._call("GET", "/requests", params={"limit": str(limit)})
         return result
 
     def clear_requests(self) -> None:
@@ -67,3 +68,56 @@ class SandboxAdmin:
 
     def get(self, path: str) -> Any:
         return self._call("GET", path)
+
+    def delete(self, path: str) -> Any:
+        return self._call("DELETE", path)
+
+    # ---- Salesforce only -------------------------------------------------------------------------
+
+    def configure_outbound_messages(
+        self, endpoint_url: str, fields: list[str], sobject: str = "Opportunity"
+    ) -> dict[str, Any]:
+        """Create or replace ``sobject``'s outbound message (Account, Contact or Opportunity); the
+        answer's ``config`` is that sObject's (with its ``action_id``)."""
+        body = {"sobject": sobject, "endpoint_url": endpoint_url, "fields": fields}
+        result: dict[str, Any] = self._call("PUT", "/outbound-messages", body)
+        return result
+
+    def outbound_messages(self, sobject: str | None = None) -> dict[str, Any]:
+        """``{"config", "configs", "stats", "notifications"}``; ``config`` is ``sobject``'s
+        (Opportunity's by default)."""
+        params = {"sobject": sobject} if sobject else None
+        result: dict[str, Any] = self._call("GET", "/outbound-messages", params=params)
+        return result
+
+    def remove_outbound_messages(self, sobject: str | None = None) -> dict[str, Any]:
+        """Remove ``sobject``'s outbound message, or every one when ``sobject`` is None."""
+        params = {"sobject": sobject} if sobject else None
+        result: dict[str, Any] = self._call("DELETE", "/outbound-messages", params=params)
+        return result
+
+    def create_user(
+        self,
+        username: str,
+        *,
+        last_name: str = "User",
+        first_name: str | None = None,
+        email: str | None = None,
+        active: bool = True,
+    ) -> str:
+        """Create a User (as ``POST /load`` does) and return its Id; ``email`` defaults to the username."""
+        user: dict[str, Any] = {
+            "LastName": last_name,
+            "Username": username,
+            "Email": email or username,
+            "IsActive": active,
+        }
+        if first_name is not None:
+            user["FirstName"] = first_name
+        return self.load({"User": [user]})["User"][0]
+
+    def login_as(self, username: str) -> dict[str, Any]:
+        """A bearer session acting as the active User with this Username: the token endpoint's body
+        (``access_token``, ``instance_url``, ...) plus ``user_id``."""
+        result: dict[str, Any] = self._call("POST", "/sessions", {"username": username})
+        return result

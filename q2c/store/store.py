@@ -17,6 +17,7 @@ from sqlmodel import Field, Session, SQLModel, create_engine, select
 class LinkKind(StrEnum):
     ACCOUNT = "account"  # Salesforce Account <-> NetSuite customer
     ORDER = "order"  # Salesforce Opportunity <-> NetSuite sales order
+    CONTACT = "contact"  # Salesforce Contact <-> NetSuite contact
 
 
 def _now() -> dt.datetime:

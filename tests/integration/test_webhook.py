@@ -100,9 +100,9 @@ async def test_redelivered_and_concurrent_notifications_make_one_order(
         (outbound_message(notifications=[("", "006000000000001AAA")]), 400, "notification 1 has no Id"),
         (outbound_message(notifications=[("04l1", "")]), 400, "has no sObject Id"),
         (
-            outbound_message(notifications=[("04l1", "001000000000001AAA")]),
+            outbound_message(notifications=[("04l1", "00Q000000000001AAA")]),
             400,
-            "takes Opportunity notifications",
+            "takes Opportunity, Account and Contact notifications",
         ),
     ],
 )

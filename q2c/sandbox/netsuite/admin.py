@@ -125,7 +125,8 @@ def build_admin_routes(
         if request.method == "DELETE":
             request_log.clear()
             return JSONResponse({"ok": True})
-        return JSONResponse(request_log.snapshot())
+        limit_text = request.query_params.get("limit", "500")
+        return JSONResponse(request_log.snapshot(int(limit_text) if limit_text.isdigit() else 500))
 
     async def login_audit(request: Request) -> Response:
         return JSONResponse({"failures": list(gate.login_audit.entries)})

@@ -22,7 +22,15 @@ Deliberate differences from a real org, for anyone relying on the sandbox:
 - Writes: no triggers, validation rules, duplicate rules or sharing. Deleting an Opportunity deletes its
   line items; other parent deletions neither cascade nor clear lookups (the children's queries show the
   parent as null). Deleted records stay deleted (no undelete, no recycle-bin purge).
-- Outbound messages: one configuration, on Opportunity, fired when IsWon changes by an API write (an
-  Opportunity created already won counts); field values are captured when the change happens.
+- Outbound messages (see ``outbound``): at most one per sObject, on Account, Contact and Opportunity
+  only, each bound to a fixed workflow rule: Opportunity when IsWon changes (an Opportunity created
+  already won counts), Account and Contact on every API create and update ("created, and every time it's
+  edited", by any user, the integration user included). Other rules and criteria, other objects, field
+  updates, tasks, and the message's "Send Session ID" and "User to send as" options are not modelled
+  (SessionId is always nil). Field values are captured when the write happens; deletes and admin loads
+  never fire. Deleting a configuration leaves its queued notifications queued until they expire.
+- Logging in as another user: ``POST /__admin/sessions`` issues a session for any active User with no
+  password (a test's way to write as a sales user); the token endpoint's password grant knows only the
+  integration user.
 - Ids: 15 characters plus the usual case-safe suffix; checksums of incoming ids are not verified.
 """

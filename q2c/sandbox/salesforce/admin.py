@@ -1,5 +1,6 @@
-"""The admin API under ``/__admin``: reset, bulk load, inspection, limits, outbound config, sessions,
-the connected app's JWT certificate (fault injection and latency come from ``q2c.sandbox.faults``).
+"""The admin API under ``/__admin``: reset, bulk load, inspection, limits, outbound messages, sessions
+(expiring them, logging in as a user), the connected app's JWT certificate (fault injection and latency
+come from ``q2c.sandbox.faults``).
 
 Guarded by the admin key only (bearer tokens are never accepted), not counted against the daily limit
 and not recorded in the request log.
@@ -12,8 +13,21 @@ loaded by the same request, so fixtures can link records without choosing ids.
 the certificate JWT bearer assertions are verified with (replacing the one from settings until the next
 reset); DELETE removes the registered one.
 
-A reset clears records, sessions and the registered certificate, but not fault rules or latency
-(they have their own DELETE), so a test can set up faults and then reset its data.
+``/__admin/outbound-messages`` (one outbound message per sObject: Account, Contact or Opportunity):
+PUT ``{"sobject": "Account", "endpoint_url": "https://...", "fields": ["Name", ...]}`` creates or
+replaces that sObject's (``sobject`` defaults to ``?sobject=``, else Opportunity; ``Id`` is always
+sent); DELETE removes the one ``?sobject=`` names, or all of them. Every method answers ``{"config":
+<the named sObject's config (PUT: the body's, else ?sobject=, else Opportunity) or null>, "configs":
+[every config], "stats": {"pending", "delivered", "expired", "attempts", "last_error", "by_sobject":
+{sobject: {"pending", "delivered", "expired"}}}, "notifications": [the last 100 queued]}``; a config is
+``{"sobject", "endpoint_url", "fields", "action_id", "instance_url"}``.
+
+``POST /__admin/sessions`` ``{"username": "..."}`` logs in as that active User (case-insensitive
+Username): a bearer session like the token endpoint's, answered with its body plus ``user_id``, so tests
+can write as a human user rather than the integration user. Unknown user: 404; inactive: 400.
+
+A reset clears records, sessions, outbound message configs and the registered certificate, but not fault
+rules or latency (they have their own DELETE), so a test can set up faults and then reset its data.
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ from q2c.sandbox.salesforce.auth import instance_url
 from q2c.sandbox.salesforce.errors import ApiError, bad_request, read_json
 from q2c.sandbox.salesforce.jwt_bearer import CertificateError
 from q2c.sandbox.salesforce.org import Org
+from q2c.sandbox.salesforce.outbound import DEFAULT_SOBJECT
 from q2c.sandbox.salesforce.records import WriteContext
 
 _LOAD_REF = re.compile(r"^@(\w+)\[(\d+)\]$")
@@ -137,25 +152,42 @@ def admin_routes(org: Org) -> list[Route]:
         return JSONResponse({"used": usage.used, "max": usage.max})
 
     async def outbound(request: Request) -> Response:
-        if request.method == "PUT":
-            try:
+        named = request.query_params.get("sobject")
+        try:
+            sobject = DEFAULT_SOBJECT if named is None else org.outbound.supported(named)
+            if request.method == "PUT":
                 body = await read_json(request)
                 if not isinstance(body, dict):
                     raise bad_request("JSON_PARSER_ERROR", "the body must be a JSON object")
-                org.outbound.configure(
-                    body.get("endpoint_url"), body.get("fields", []), instance_url(request)
+                config = org.outbound.configure(
+                    body.get("sobject", sobject),
+                    body.get("endpoint_url"),
+                    body.get("fields", []),
+                    instance_url(request),
                 )
-            except ApiError as exc:
-                return exc.response()
-        elif request.method == "DELETE":
-            org.outbound.disable()
-        return JSONResponse(
-            {
-                "config": org.outbound.config(),
-                "stats": org.outbound.stats(),
-                "notifications": org.outbound.notifications()[-100:],
-            }
-        )
+                sobject = config["sobject"]
+            elif request.method == "DELETE":
+                org.outbound.disable(None if named is None else sobject)
+        except ApiError as exc:
+            return exc.response()
+        return JSONResponse(org.outbound.describe(sobject))
+
+    async def sessions(request: Request) -> Response:
+        try:
+            body = await read_json(request)
+        except ApiError as exc:
+            return exc.response()
+        username = body.get("username") if isinstance(body, dict) else None
+        if not isinstance(username, str) or not username.strip():
+            return JSONResponse({"error": 'the body must be {"username": "<Username of a User>"}'}, 400)
+        user = org.sessions.find_user(username.strip())
+        if user is None:
+            error = f"no User has the Username {username.strip()!r} (create one with POST /__admin/load)"
+            return JSONResponse({"error": error}, 404)
+        if user.get("IsActive") is False:
+            return JSONResponse({"error": f"the User {user['Username']!r} is inactive"}, 400)
+        grant = org.sessions.grant(request, str(user["Id"]))
+        return JSONResponse({**grant, "user_id": user["Id"]})
 
     async def expire_sessions(request: Request) -> Response:
         return JSONResponse({"ok": True, "expired": org.sessions.expire_all()})
@@ -191,6 +223,7 @@ def admin_routes(org: Org) -> list[Route]:
         route("/requests", requests_log, ["GET", "DELETE"]),
         route("/limits", limits, ["PUT"]),
         route("/outbound-messages", outbound, ["GET", "PUT", "DELETE"]),
+        route("/sessions", sessions, ["POST"]),
         route("/expire-sessions", expire_sessions, ["POST"]),
         route("/connected-app", connected_app, ["GET", "PUT", "DELETE"]),
     ]

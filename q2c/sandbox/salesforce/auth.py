@@ -122,7 +122,7 @@ class Sessions:
             )
             if not (username_ok and password_ok):
                 return _oauth_error("invalid_grant", "authentication failure")
-        return JSONResponse(self._grant(request, INTEGRATION_USER_ID))
+        return JSONResponse(self.grant(request, INTEGRATION_USER_ID))
 
     def _jwt_bearer(self, request: Request, assertion: str) -> JSONResponse:
         audiences = (*LOGIN_AUDIENCES, instance_url(request))
@@ -136,15 +136,20 @@ class Sessions:
         except JwtRejected as rejected:
             log_rejection(rejected)
             return _oauth_error(rejected.error, rejected.description)
-        return JSONResponse(self._grant(request, user_id))
+        return JSONResponse(self.grant(request, user_id))
 
-    def _active_user(self, username: str) -> str:
-        """The id of the active User with this username (Salesforce usernames are case-insensitive)."""
+    def find_user(self, username: str) -> dict[str, Any] | None:
+        """The User with this username, active or not (Salesforce usernames are case-insensitive)."""
         for user in self.store.scan("User"):
             if str(user.get("Username", "")).lower() == username.lower():
-                if user.get("IsActive") is False:
-                    break
-                return str(user["Id"])
+                return user
+        return None
+
+    def _active_user(self, username: str) -> str:
+        """The id of the active User with this username."""
+        user = self.find_user(username)
+        if user is not None and user.get("IsActive") is not False:
+            return str(user["Id"])
         # A real org gives the same answer for an unknown user, an inactive one and one without the
         # app's pre-authorisation: none of them has approved the consumer.
         raise JwtRejected(
@@ -153,7 +158,8 @@ class Sessions:
             f"sub {username!r} is not the Username of an active User in this org",
         )
 
-    def _grant(self, request: Request, user_id: str) -> dict[str, Any]:
+    def grant(self, request: Request, user_id: str) -> dict[str, Any]:
+        """The token endpoint's success body for a new session acting as ``user_id``."""
         token, issued_at = self.issue(user_id)
         base = instance_url(request)
         identity = f"{base}/id/{self.settings.org_id}/{user_id}"

@@ -35,7 +35,7 @@ class Org:
         store = Store(settings.db_path, schema)
         records = RecordService(store, schema)
         outbound = Outbound(store, schema, settings)
-        records.on_won_change = outbound.enqueue
+        records.on_api_save = outbound.on_save
         org = cls(
             settings=settings,
             schema=schema,

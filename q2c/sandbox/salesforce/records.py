@@ -67,8 +67,9 @@ class RecordService:
     def __init__(self, store: Store, schema: Schema) -> None:
         self.store = store
         self.schema = schema
-        # Called inside the write's transaction when an Opportunity's IsWon flips.
-        self.on_won_change: Callable[[Record], None] | None = None
+        # Called inside the write's transaction after every create (old record None) and update made
+        # through the API (not admin loads), with the record as saved: outbound messages' workflow rules.
+        self.on_api_save: Callable[[str, Record, Record | None], None] | None = None
         self._clock_lock = threading.Lock()
         self._last_now = utcnow()
 
@@ -252,9 +253,8 @@ class RecordService:
             self._refresh_opportunity(record["OpportunityId"], ctx)
             if old is None:
                 self._assign_pricebook(record, ctx)
-        if obj.name == "Opportunity" and not ctx.admin and self.on_won_change is not None:
-            if bool((old or {}).get("IsWon")) != bool(record.get("IsWon")):
-                self.on_won_change(record)
+        if not ctx.admin and self.on_api_save is not None:
+            self.on_api_save(obj.name, record, old)
 
     def _assign_pricebook(self, line: Record, ctx: WriteContext) -> None:
         found = self.store.get(line["OpportunityId"])

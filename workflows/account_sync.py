@@ -1,0 +1,584 @@
+"""Account sync: one entity workflow per Salesforce account / NetSuite customer pair, and the intake of
+customers born in NetSuite.
+
+Glossary: *pair* = a Salesforce account and the NetSuite customer linked to it; *baseline* = both sides'
+mapped values right after q2c last synced the pair (`q2c.domain.account_sync`); *echo* = a change event
+caused by q2c's own write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from q2c.domain.account_sync import (
+        AccountStage,
+        AccountState,
+        AccountSyncInput,
+        AccountSyncStatus,
+        Candidates,
+        ChooseMatch,
+        ContactState,
+        CreateAccount,
+        CreateCustomer,
+        CreatedRecord,
+        CustomerIntakeInput,
+        CustomerIntakeStatus,
+        FindCandidates,
+        LinkedContact,
+        LinkPair,
+        MaybeAccountState,
+        MaybeContact,
+        NetSuiteCustomerChanged,
+        ReadAccountState,
+        ReadContact,
+        ReadCustomerState,
+        SalesforceAccountChanged,
+        SalesforceContactChanged,
+        StartAccountSync,
+        SyncRetry,
+        UpsertContact,
+        WriteFields,
+        baseline_after,
+        contact_body,
+        is_unchanged,
+        new_account_fields,
+        new_customer_fields,
+        plan_sync,
+    )
+    from q2c.domain.mapping import Mapping
+    from q2c.domain.matching import MatchKind, MatchResult, match
+    from q2c.domain.messages import LinkAccount, LoadMapping, Written
+    from q2c.domain.sync import MappingValueError, written_hash
+    from workflows import names
+    from workflows.common import NeedsAttention, failure_reason
+
+T = TypeVar("T")
+SALESFORCE_LINK_FIELD = "NetSuite_Internal_ID__c"  # the customer id on the account (an external id)
+
+
+class _Calls:
+    """Activity calls with the workflow's retry options; exhausted or permanent failures park it."""
+
+    options: Any
+
+    async def _call(
+        self, activity: str, arg: Any, result_type: type[T], *, summary: str, netsuite: bool = False
+    ) -> T:
+        options = self.options
+        try:
+            return await workflow.execute_activity(
+                activity,
+                arg,
+                result_type=result_type,
+                task_queue=names.NETSUITE_TASK_QUEUE if netsuite else names.TASK_QUEUE,
+                start_to_close_timeout=dt.timedelta(seconds=options.activity_timeout_seconds),
+                retry_policy=RetryPolicy(
+                    initial_interval=dt.timedelta(seconds=1),
+                    maximum_interval=dt.timedelta(seconds=options.activity_max_interval_seconds),
+                    maximum_attempts=options.activity_max_attempts,
+                ),
+                summary=summary,
+            )
+        except ActivityError as failure:
+            raise NeedsAttention(failure_reason(activity, failure, options.activity_max_attempts)) from None
+
+    async def _mapping(self) -> Mapping:
+        return await self._call("load_mapping", LoadMapping(), Mapping, summary="Load the mapping file")
+
+    async def _read_customer(self, customer_id: str, mapping: Mapping, known_customer: bool) -> AccountState:
+        fields = [rule.netsuite for rule in mapping.account.fields]
+        found = await self._call(
+            "read_customer_state",
+            ReadCustomerState(customer_id=customer_id, fields=fields, known_customer=known_customer),
+            MaybeAccountState,
+            summary=f"Read NetSuite customer {customer_id}",
+            netsuite=True,
+        )
+        if found.state is None:
+            raise NeedsAttention(
+                f"NetSuite customer {customer_id} does not exist (deleted or inactive?); relink the account "
+                "by clearing NetSuite_Internal_ID__c on it, then retry."
+            )
+        return found.state
+
+
+@workflow.defn(name=names.ACCOUNT_SYNC_WORKFLOW)
+class AccountSync(_Calls):
+    """One Salesforce account and its NetSuite customer. Id: ``account:{account id}``.
+
+    Started (signal-with-start) by the first change event of either side: ``salesforce_changed`` (outbound
+    message, Salesforce poller), ``netsuite_changed`` (NetSuite poller, intake of a NetSuite-born
+    customer), ``contact_changed``. Stages (``Q2CStage``):
+
+      1. ``matching``: an unlinked account is matched to a customer by cross-system id, then domain, then
+         normalized name; one candidate -> link; none -> create the customer (upsert by the account id);
+         several -> ``needs_attention`` with the candidates, until ``choose_match`` says which (or create).
+         Links go on the customer (custom field + externalId), the account (NetSuite_Internal_ID__c) and
+         the store.
+      2. ``syncing`` / ``in_sync``: on events, read both sides, compare with the baseline and write only
+         what the field rules say (`plan_sync`); contacts go to NetSuite under the customer.
+
+    Loop guards: a Salesforce event whose LastModifiedById is q2c's integration user is dropped before
+    anything is read (guard 1); a side whose mapped values hash to its baseline has not changed since
+    q2c's last sync (guard 2), so the other side is not even read. Problems (a value the mapping cannot
+    map, a record NetSuite refuses, retries exhausted) park the pair in ``needs_attention`` with the reason;
+    the next change event or ``retry`` tries again. Nothing needs compensating: every write is an
+    idempotent upsert/update to a state. Continues-as-new after ``syncs_per_run`` syncs.
+    """
+
+    @workflow.init
+    def __init__(self, input: AccountSyncInput) -> None:
+        self._input = input
+        self.options = input.options
+        self._s = input.resume or AccountSyncStatus(account_id=input.account_id)
+        self._choice: ChooseMatch | None = None
+        self._wake = False
+        self._run_syncs = 0
+
+    # -- signals and query ---------------------------------------------------------------------------
+    @workflow.signal(name=names.SALESFORCE_CHANGED_SIGNAL)
+    def salesforce_changed(self, event: SalesforceAccountChanged) -> None:
+        self._s.events += 1
+        if event.modified_by and event.modified_by == self._s.integration_user_id:
+            self._s.echoes_suppressed += 1  # guard 1: q2c's own write
+            return
+        self._s.pending_salesforce = True
+
+    @workflow.signal(name=names.NETSUITE_CHANGED_SIGNAL)
+    def netsuite_changed(self, event: NetSuiteCustomerChanged) -> None:
+        self._s.events += 1
+        self._s.pending_netsuite = True
+
+    @workflow.signal(name=names.CONTACT_CHANGED_SIGNAL)
+    def contact_changed(self, event: SalesforceContactChanged) -> None:
+        self._s.events += 1
+        if event.modified_by and event.modified_by == self._s.integration_user_id:
+            self._s.echoes_suppressed += 1
+            return
+        if event.contact_id not in self._s.pending_contacts:
+            self._s.pending_contacts.append(event.contact_id)
+
+    @workflow.signal(name=names.CHOOSE_MATCH_SIGNAL)
+    def choose_match(self, choice: ChooseMatch) -> None:
+        self._choice = choice
+        self._wake = True
+
+    @workflow.signal(name=names.RETRY_SIGNAL)
+    def retry(self, request: SyncRetry) -> None:
+        self._wake = True
+
+    @workflow.query(name=names.STATUS_QUERY)
+    def status(self) -> AccountSyncStatus:
+        return self._s
+
+    def _has_work(self) -> bool:
+        s = self._s
+        return s.pending_salesforce or s.pending_netsuite or bool(s.pending_contacts) or self._wake
+
+    # -- main loop -------------------------------------------------------------------------------------
+    @workflow.run
+    async def run(self, input: AccountSyncInput) -> AccountSyncStatus:
+        s = self._s
+        self._set_stage(s.stage)
+        while True:
+            if s.stage is AccountStage.DELETED:
+                return s
+            await workflow.wait_condition(self._has_work)
+            self._wake = False
+            try:
+                mapping = await self._mapping()
+                if s.netsuite_customer_id is None:
+                    await self._link(mapping)
+                if s.stage is AccountStage.DELETED:
+                    continue
+                self._set_stage(AccountStage.SYNCING)
+                await self._sync(mapping)
+                if s.stage is AccountStage.DELETED:
+                    continue
+                await self._sync_contacts(mapping)
+                self._set_stage(AccountStage.IN_SYNC, "")
+            except NeedsAttention as problem:
+                self._set_stage(AccountStage.NEEDS_ATTENTION, str(problem))
+                await self._wait_while_parked()
+                continue
+            self._run_syncs += 1
+            if (
+                self._run_syncs >= input.options.syncs_per_run
+                or workflow.info().is_continue_as_new_suggested()
+            ):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(input.model_copy(update={"resume": s}))
+
+    async def _wait_while_parked(self) -> None:
+        """Wait for the next change event (someone fixed the record) or `retry`, then check everything
+        again. Contacts that arrived meanwhile stay queued (e.g. waiting for the account to be linked)."""
+        s = self._s
+        seen = s.events
+        await workflow.wait_condition(lambda: s.events > seen or self._wake)
+        s.pending_salesforce = s.pending_netsuite = True
+
+    # -- matching and linking ----------------------------------------------------------------------------
+    async def _link(self, mapping: Mapping) -> None:
+        s = self._s
+        self._set_stage(AccountStage.MATCHING, "")
+        sf = await self._read_account(mapping)
+        if sf is None:
+            return
+        s.pending_salesforce = True
+        s.pending_netsuite = True
+        if sf.cross_id:
+            await self._write_link(sf.id, sf.cross_id, salesforce_has_it=True)
+            return
+        if self._choice is not None:
+            choice, self._choice = self._choice, None
+            await self._apply_choice(choice, sf, mapping)
+            return
+        found = await self._call(
+            "find_customer_candidates",
+            FindCandidates(record=sf.candidate()),
+            Candidates,
+            summary=f"Look for NetSuite customers matching account {sf.id} ({sf.name!r})",
+            netsuite=True,
+        )
+        result = match(sf.candidate(), found.candidates)
+        if result.candidate is not None:
+            s.note([f"linked to customer {result.candidate.id}: {result.matches[0].reason}"])
+            await self._write_link(sf.id, result.candidate.id, salesforce_has_it=False)
+        elif result.kind is MatchKind.NONE:
+            await self._create_customer(sf, mapping)
+        else:
+            s.candidates = list(result.matches)
+            raise NeedsAttention(_ambiguous_message("Account", sf, result, "NetSuite customer"))
+
+    async def _apply_choice(self, choice: ChooseMatch, sf: AccountState, mapping: Mapping) -> None:
+        self._s.candidates = []
+        if choice.create:
+            self._s.note(["a person chose to create a new NetSuite customer"])
+            await self._create_customer(sf, mapping)
+        elif choice.record_id:
+            self._s.note([f"a person chose NetSuite customer {choice.record_id}"])
+            await self._read_customer(choice.record_id, mapping, False)  # it must exist
+            await self._write_link(sf.id, choice.record_id, salesforce_has_it=False)
+
+    async def _create_customer(self, sf: AccountState, mapping: Mapping) -> None:
+        try:
+            fields = new_customer_fields(mapping.account.fields, sf, mapping.currencies)
+        except MappingValueError as problem:
+            raise NeedsAttention(f"Account {sf.id} ({sf.name!r}): {problem}") from None
+        created = await self._call(
+            "create_customer",
+            CreateCustomer(account_id=sf.id, fields=fields),
+            CreatedRecord,
+            summary=f"Create NetSuite customer for account {sf.id}",
+            netsuite=True,
+        )
+        self._s.netsuite_writes += 1
+        self._s.note([f"no NetSuite customer matched; created customer {created.record_id}"])
+        await self._write_link(sf.id, created.record_id, salesforce_has_it=False)
+
+    async def _write_link(self, account_id: str, customer_id: str, *, salesforce_has_it: bool) -> None:
+        # NetSuite first: once the account shows the link, the order workflow relies on the customer.
+        await self._call(
+            "link_customer",
+            LinkPair(account_id=account_id, customer_id=customer_id),
+            Written,
+            summary=f"Link NetSuite customer {customer_id} to account {account_id}",
+            netsuite=True,
+        )
+        self._s.link_to_write = None if salesforce_has_it else customer_id
+        self._s.netsuite_customer_id = customer_id
+        self._s.candidates = []
+        self._set_stage(AccountStage.SYNCING)
+
+    # -- syncing -----------------------------------------------------------------------------------------
+    async def _read_account(self, mapping: Mapping) -> AccountState | None:
+        s = self._s
+        found = await self._call(
+            "read_account_state",
+            ReadAccountState(account_id=s.account_id, fields=[r.salesforce for r in mapping.account.fields]),
+            MaybeAccountState,
+            summary=f"Read Salesforce account {s.account_id}",
+        )
+        if found.state is None:
+            s.note([f"account {s.account_id} no longer exists in Salesforce; sync ends"])
+            self._set_stage(AccountStage.DELETED, "The Salesforce account was deleted.")
+            return None
+        s.integration_user_id = found.state.reader_user_id
+        return found.state
+
+    async def _sync(self, mapping: Mapping) -> None:
+        s = self._s
+        assert s.netsuite_customer_id is not None
+        rules = mapping.account.fields
+        sf: AccountState | None = None
+        ns: AccountState | None = None
+        want_sf, want_ns = s.pending_salesforce, s.pending_netsuite
+        s.pending_salesforce = s.pending_netsuite = False
+        if not (want_sf or want_ns):
+            return
+        # Read the side that announced a change first: when it is an echo, the other is not read.
+        if want_ns:
+            ns = await self._read_customer(s.netsuite_customer_id, mapping, s.is_customer)
+            if not want_sf and is_unchanged(rules, ns, s.baseline):
+                s.echoes_suppressed += 1
+                return
+        sf = await self._read_account(mapping)
+        if sf is None:
+            return
+        if ns is None:
+            if is_unchanged(rules, sf, s.baseline):
+                s.echoes_suppressed += 1
+                return
+            ns = await self._read_customer(s.netsuite_customer_id, mapping, s.is_customer)
+        s.is_customer = s.is_customer or ns.is_customer
+        s.subsidiary_id = ns.subsidiary_id
+        try:
+            plan = plan_sync(rules, sf, ns, s.baseline, is_customer=s.is_customer)
+        except MappingValueError as problem:
+            raise NeedsAttention(f"Account {sf.id} / customer {ns.id}: {problem}") from None
+        s.syncs += 1
+        if plan.to_netsuite:
+            await self._call(
+                "write_customer",
+                WriteFields(record_id=ns.id, fields=plan.to_netsuite),
+                Written,
+                summary=f"Write {', '.join(plan.to_netsuite)} on NetSuite customer {ns.id}",
+                netsuite=True,
+            )
+            s.netsuite_writes += 1
+        sf_fields = dict(plan.to_salesforce)
+        if s.link_to_write:
+            sf_fields[SALESFORCE_LINK_FIELD] = s.link_to_write
+        if sf_fields:
+            await self._call(
+                "write_account",
+                WriteFields(record_id=sf.id, fields=sf_fields),
+                Written,
+                summary=f"Write {', '.join(sf_fields)} on Salesforce account {sf.id}",
+            )
+            s.salesforce_writes += 1
+            s.link_to_write = None
+        s.baseline = baseline_after(rules, sf, ns, plan)
+        s.note(plan.decisions)
+
+    async def _sync_contacts(self, mapping: Mapping) -> None:
+        s = self._s
+        assert s.netsuite_customer_id is not None
+        rules = mapping.contact.fields
+        while s.pending_contacts:
+            contact_id = s.pending_contacts[0]
+            found = await self._call(
+                "read_contact",
+                ReadContact(contact_id=contact_id, fields=[r.salesforce for r in rules]),
+                MaybeContact,
+                summary=f"Read Salesforce contact {contact_id}",
+            )
+            s.pending_contacts.pop(0)
+            contact = found.contact
+            if contact is None or contact.account_id != s.account_id:
+                continue  # deleted, or moved to another account (whose workflow gets its own event)
+            await self._sync_contact(contact, rules)
+
+    async def _sync_contact(self, contact: ContactState, rules: list[Any]) -> None:
+        s = self._s
+        assert s.netsuite_customer_id is not None
+        try:
+            body = contact_body(
+                rules, contact, customer_id=s.netsuite_customer_id, subsidiary_id=s.subsidiary_id
+            )
+        except MappingValueError as problem:
+            s.pending_contacts.append(contact.id)
+            raise NeedsAttention(f"Contact {contact.id}: {problem}") from None
+        fingerprint = written_hash(body)
+        known = s.contacts.get(contact.id)
+        if (
+            known is not None
+            and known.written_hash == fingerprint
+            and contact.netsuite_id == known.netsuite_id
+        ):
+            s.echoes_suppressed += 1
+            return
+        try:
+            created = await self._call(
+                "upsert_contact",
+                UpsertContact(contact_id=contact.id, body=body),
+                CreatedRecord,
+                summary=f"Upsert NetSuite contact for Salesforce contact {contact.id}",
+                netsuite=True,
+            )
+            s.contact_writes += 1
+            if contact.netsuite_id != created.record_id:
+                await self._call(
+                    "write_contact",
+                    WriteFields(record_id=contact.id, fields={"NetSuite_Internal_ID__c": created.record_id}),
+                    Written,
+                    summary=f"Write NetSuite contact {created.record_id} on contact {contact.id}",
+                )
+        except NeedsAttention:
+            s.pending_contacts.append(contact.id)
+            raise
+        s.contacts[contact.id] = LinkedContact(netsuite_id=created.record_id, written_hash=fingerprint)
+
+    # -- visibility ----------------------------------------------------------------------------------------
+    def _set_stage(self, stage: AccountStage, message: str | None = None) -> None:
+        s = self._s
+        s.stage = stage
+        if message is not None:
+            s.message = message
+        updates: list[SearchAttributeUpdate[Any]] = [
+            names.STAGE.value_set(stage.value),
+            names.SALESFORCE_ACCOUNT_ID.value_set(s.account_id),
+        ]
+        if s.netsuite_customer_id:
+            updates.append(names.NETSUITE_CUSTOMER_ID.value_set(s.netsuite_customer_id))
+        workflow.upsert_search_attributes(updates)
+        lines = [f"**Stage:** {stage.value}"]
+        if s.message:
+            lines.append(
+                f"**Needs attention:** {s.message}" if stage is AccountStage.NEEDS_ATTENTION else s.message
+            )
+        lines.append(
+            f"**Account:** {s.account_id} · **Customer:** {s.netsuite_customer_id or '-'} · "
+            f"syncs {s.syncs}, writes Salesforce {s.salesforce_writes} / NetSuite {s.netsuite_writes}, "
+            f"contacts {s.contact_writes}, echoes suppressed {s.echoes_suppressed}"
+        )
+        workflow.set_current_details("\n\n".join(lines))
+
+
+def _ambiguous_message(what: str, record: AccountState, result: MatchResult, other: str) -> str:
+    options = "; ".join(f"{m.candidate.id} {m.candidate.name!r} ({m.reason})" for m in result.matches)
+    return (
+        f"{what} {record.id} ({record.name!r}) matches {len(result.matches)} {other}s equally by "
+        f"{result.rule.value if result.rule else 'match'}: {options}. q2c does not guess: signal "
+        f"`{names.CHOOSE_MATCH_SIGNAL}` with the record_id to link, or create=true "
+        "(`q2c choose-match ...`)."
+    )
+
+
+@workflow.defn(name=names.CUSTOMER_INTAKE_WORKFLOW)
+class NetSuiteCustomerIntake(_Calls):
+    """A customer created directly in NetSuite gets its Salesforce account. Id: ``account:ns:{customer id}``.
+
+    Reads the customer; if it already names its account (custom field or externalId) or the store links
+    it, hands over at once. Otherwise matches Salesforce accounts (cross id, domain, normalized name): one
+    -> link it; none -> create the account (upserted by NetSuite_Internal_ID__c, so a retry never makes a
+    second one); several -> ``needs_attention`` until ``choose_match``. Then it signals-with-start the
+    pair's ``account:{account id}`` workflow, which syncs from there on, and ends.
+    """
+
+    @workflow.init
+    def __init__(self, input: CustomerIntakeInput) -> None:
+        self.options = input.options
+        self._s = CustomerIntakeStatus(customer_id=input.customer_id)
+        self._choice: ChooseMatch | None = None
+        self._wake = False
+
+    @workflow.signal(name=names.NETSUITE_CHANGED_SIGNAL)
+    def netsuite_changed(self, event: NetSuiteCustomerChanged) -> None:
+        self._wake = True
+
+    @workflow.signal(name=names.CHOOSE_MATCH_SIGNAL)
+    def choose_match(self, choice: ChooseMatch) -> None:
+        self._choice = choice
+        self._wake = True
+
+    @workflow.signal(name=names.RETRY_SIGNAL)
+    def retry(self, request: SyncRetry) -> None:
+        self._wake = True
+
+    @workflow.query(name=names.STATUS_QUERY)
+    def status(self) -> CustomerIntakeStatus:
+        return self._s
+
+    @workflow.run
+    async def run(self, input: CustomerIntakeInput) -> CustomerIntakeStatus:
+        while True:
+            self._wake = False
+            try:
+                account_id = await self._account_for(input.customer_id)
+                await self._call(
+                    "start_account_sync",
+                    StartAccountSync(account_id=account_id, customer_id=input.customer_id, source="intake"),
+                    Written,
+                    summary=f"Hand customer {input.customer_id} to account:{account_id}",
+                )
+                self._s.account_id = account_id
+                self._set_stage(AccountStage.HANDED_OVER, f"Synced by account:{account_id}.")
+                return self._s
+            except NeedsAttention as problem:
+                self._set_stage(AccountStage.NEEDS_ATTENTION, str(problem))
+                await workflow.wait_condition(lambda: self._wake)
+
+    async def _account_for(self, customer_id: str) -> str:
+        self._set_stage(AccountStage.MATCHING, "")
+        mapping = await self._mapping()
+        ns = await self._read_customer(customer_id, mapping, False)
+        if ns.cross_id:
+            return ns.cross_id
+        if self._choice is not None:
+            choice, self._choice = self._choice, None
+            if choice.create:
+                return await self._create_account(ns, mapping)
+            if choice.record_id:
+                await self._link(choice.record_id, ns.id)
+                return choice.record_id
+        found = await self._call(
+            "find_account_candidates",
+            FindCandidates(record=ns.candidate()),
+            Candidates,
+            summary=f"Look for Salesforce accounts matching customer {ns.id} ({ns.name!r})",
+        )
+        result = match(ns.candidate(), found.candidates)
+        if result.candidate is not None:
+            await self._link(result.candidate.id, ns.id)
+            return result.candidate.id
+        if result.kind is MatchKind.NONE:
+            return await self._create_account(ns, mapping)
+        self._s.candidates = list(result.matches)
+        raise NeedsAttention(_ambiguous_message("NetSuite customer", ns, result, "Salesforce account"))
+
+    async def _create_account(self, ns: AccountState, mapping: Mapping) -> str:
+        try:
+            fields = new_account_fields(mapping.account.fields, ns)
+        except MappingValueError as problem:
+            raise NeedsAttention(f"NetSuite customer {ns.id} ({ns.name!r}): {problem}") from None
+        created = await self._call(
+            "create_account",
+            CreateAccount(customer_id=ns.id, fields=fields),
+            CreatedRecord,
+            summary=f"Create Salesforce account for NetSuite customer {ns.id}",
+        )
+        await self._link(created.record_id, ns.id, salesforce_has_it=True)
+        return created.record_id
+
+    async def _link(self, account_id: str, customer_id: str, *, salesforce_has_it: bool = False) -> None:
+        await self._call(
+            "link_customer",
+            LinkPair(account_id=account_id, customer_id=customer_id),
+            Written,
+            summary=f"Link NetSuite customer {customer_id} to account {account_id}",
+            netsuite=True,
+        )
+        if not salesforce_has_it:
+            await self._call(
+                "link_account_to_customer",
+                LinkAccount(account_id=account_id, netsuite_customer_id=customer_id),
+                Written,
+                summary=f"Write NetSuite customer {customer_id} on account {account_id}",
+            )
+
+    def _set_stage(self, stage: AccountStage, message: str) -> None:
+        self._s.stage, self._s.message = stage, message
+        workflow.upsert_search_attributes(
+            [names.STAGE.value_set(stage.value), names.NETSUITE_CUSTOMER_ID.value_set(self._s.customer_id)]
+        )
+        text = f"**Stage:** {stage.value}"
+        if message:
+            text += f"\n\n{'**Needs attention:** ' if stage is AccountStage.NEEDS_ATTENTION else ''}{message}"
+        workflow.set_current_details(text)
