@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     billing_checks_per_run: int = Field(default=500, ge=1)
     netsuite_poll_interval_seconds: float = Field(default=60.0, gt=0)
 
+    # Account sync on/off: off, the pollers and the webhook leave accounts, customers and contacts alone
+    # (order-to-cash still links the account of a won deal to its customer).
+    account_sync: bool = True
     # Account sync: the Salesforce SOQL poller (a safety net behind outbound messages) and how many syncs
     # one run of a pair's workflow makes before it continues-as-new.
     salesforce_poll_interval_seconds: float = Field(default=60.0, gt=0)

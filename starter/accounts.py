@@ -99,10 +99,16 @@ async def retry_account(client: Client, workflow_id: str, reason: str = "") -> N
     await _handle(client, workflow_id).signal(names.RETRY_SIGNAL, SyncRetry(reason=reason))
 
 
-async def account_status(client: Client, workflow_id: str) -> AccountSyncStatus | CustomerIntakeStatus:
+async def workflow_status(client: Client, workflow_id: str) -> AccountSyncStatus | CustomerIntakeStatus:
+    """The status of ``account:{id}``, ``account:ns:{id}`` or a bare account id's workflow."""
     handle = _handle(client, workflow_id)
     if handle.id.startswith(names.intake_workflow_id("")):
         return await handle.query(names.STATUS_QUERY, result_type=CustomerIntakeStatus)
+    return await handle.query(names.STATUS_QUERY, result_type=AccountSyncStatus)
+
+
+async def account_status(client: Client, account_id: str) -> AccountSyncStatus:
+    handle = client.get_workflow_handle(names.account_workflow_id(account_id))
     return await handle.query(names.STATUS_QUERY, result_type=AccountSyncStatus)
 
 
@@ -127,7 +133,7 @@ async def wait_for_account(
     last: AccountSyncStatus | CustomerIntakeStatus | None = None
     while time.monotonic() < deadline:
         try:
-            last = await account_status(client, workflow_id)
+            last = await workflow_status(client, workflow_id)
             if until(last):
                 return last
         except RPCError:

@@ -116,20 +116,26 @@ def _cmd_dev_server(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     from starter.connect import connect_temporal
-    from starter.schedules import ensure_poll_schedule
+    from starter.schedules import ensure_poll_schedule, ensure_salesforce_poll_schedule
     from starter.temporal_server import register_search_attributes
 
-    async def run() -> tuple[list[str], str]:
+    async def run() -> tuple[list[str], str, str]:
         client = await connect_temporal(settings)
         added = await register_search_attributes(client, settings.temporal_namespace)
-        return added, await ensure_poll_schedule(client, settings)
+        netsuite = await ensure_poll_schedule(client, settings)
+        # Off, the Salesforce poller's schedule is created paused (resume it in the web UI or set it on).
+        salesforce = await ensure_salesforce_poll_schedule(client, settings, paused=not settings.account_sync)
+        return added, netsuite, salesforce
 
-    added, schedule = asyncio.run(run())
+    added, schedule, salesforce = asyncio.run(run())
     console.print(
         f"Search attributes added: {', '.join(added)}" if added else "Search attributes already registered."
     )
     console.print(
         f"NetSuite poller schedule {schedule} (every {settings.netsuite_poll_interval_seconds:g}s)."
+    )
+    console.print(
+        f"Salesforce poller schedule {salesforce} (every {settings.salesforce_poll_interval_seconds:g}s)."
     )
     return 0
 
@@ -212,6 +218,62 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+def _cmd_account_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from q2c.domain.account_sync import SalesforceAccountChanged
+    from starter.accounts import account_sync_options, salesforce_account_changed
+    from starter.connect import connect_temporal
+
+    async def run() -> int:
+        client = await connect_temporal(settings)
+        for account_id in args.account_ids:
+            event = SalesforceAccountChanged(account_id=account_id, source="cli")
+            await salesforce_account_changed(client, account_sync_options(settings), event)
+            console.print(f"sync requested for account:{account_id}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _cmd_account_status(args: argparse.Namespace, settings: Settings) -> int:
+    from starter.accounts import workflow_status
+    from starter.connect import connect_temporal
+
+    async def run() -> int:
+        status = await workflow_status(await connect_temporal(settings), args.workflow)
+        console.print_json(status.model_dump_json(exclude={"baseline"}))
+        return 0
+
+    return asyncio.run(run())
+
+
+def _cmd_choose_match(args: argparse.Namespace, settings: Settings) -> int:
+    from q2c.domain.account_sync import ChooseMatch
+    from starter.accounts import choose_match
+    from starter.connect import connect_temporal
+
+    async def run() -> int:
+        choice = ChooseMatch(record_id=args.record_id, create=args.create)
+        await choose_match(await connect_temporal(settings), args.workflow, choice)
+        console.print(
+            f"{args.workflow}: " + ("create a new record" if args.create else f"link to {args.record_id}")
+        )
+        return 0
+
+    return asyncio.run(run())
+
+
+def _cmd_poll_salesforce(args: argparse.Namespace, settings: Settings) -> int:
+    from starter.connect import connect_temporal
+    from starter.schedules import salesforce_poll_once
+
+    async def run() -> int:
+        result = await salesforce_poll_once(await connect_temporal(settings), settings)
+        console.print_json(result.model_dump_json())
+        return 0
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="q2c", description="Salesforce <-> NetSuite quote-to-cash on Temporal"
@@ -231,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(handler=_cmd_dev_server)
     sub.add_parser(
         "setup",
-        help="register q2c's search attributes and the NetSuite poller schedule on the Temporal cluster",
+        help="register q2c's search attributes and the two poller schedules on the Temporal cluster",
     ).set_defaults(handler=_cmd_setup)
     sub.add_parser("poll", help="poll NetSuite for billing and credit changes once, now").set_defaults(
         handler=_cmd_poll
@@ -269,6 +331,22 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show an order's stage and ids")
     status.add_argument("opportunity_id")
     status.set_defaults(handler=_cmd_status)
+
+    sync = sub.add_parser("account-sync", help="sync accounts with their NetSuite customers now")
+    sync.add_argument("account_ids", nargs="+")
+    sync.set_defaults(handler=_cmd_account_sync)
+    account = sub.add_parser("account-status", help="show an account sync's stage, link, counters")
+    account.add_argument("workflow", help="account id, account:<id> or account:ns:<customer id>")
+    account.set_defaults(handler=_cmd_account_status)
+    choose = sub.add_parser("choose-match", help="settle an ambiguous account/customer match")
+    choose.add_argument("workflow", help="account id, account:<id> or account:ns:<customer id>")
+    which = choose.add_mutually_exclusive_group(required=True)
+    which.add_argument("--record-id", help="the other system's record to link to")
+    which.add_argument("--create", action="store_true", help="none of them: create a new record")
+    choose.set_defaults(handler=_cmd_choose_match)
+    sub.add_parser(
+        "poll-salesforce", help="poll Salesforce for account and contact changes once, now"
+    ).set_defaults(handler=_cmd_poll_salesforce)
     return parser
 
 

@@ -24,10 +24,11 @@ from q2c.sandbox.admin_client import SandboxAdmin
 from q2c.sandbox.run import SandboxSetup, sandbox_setup
 from q2c.sandbox.seed import DEMO_DEALS, seed_demo
 from starter.connect import connect_temporal
+from starter.demo_accounts import run_account_sync
 from starter.demo_lifecycle import run_lifecycle
 from starter.orders import deal_closed, wait_until_settled, web_ui_link
 from starter.processes import Supervisor, port_open, q2c_command, wait_for
-from starter.schedules import ensure_poll_schedule
+from starter.schedules import ensure_poll_schedule, ensure_salesforce_poll_schedule
 from starter.temporal_server import dev_server_command
 from worker import salesforce_client
 from workflows import names
@@ -217,6 +218,9 @@ async def _close_deals(settings: Settings, setup: SandboxSetup, deal_timeout: fl
         await schedule_handle.pause(note="q2c demo: scripted billing in progress")
         try:
             await run_lifecycle(console, client, settings, statuses, sf_admin, ns_admin)
+            await run_account_sync(console, client, settings, statuses, sf_admin, ns_admin)
         finally:
             await schedule_handle.unpause(note="q2c demo: scripted billing done")
+        # From here on (--keep-running) edits in either sandbox sync on their own.
+        await ensure_salesforce_poll_schedule(client, settings, paused=not settings.account_sync)
     return 0

@@ -29,7 +29,9 @@ from workflows import names
 
 def poll_input(settings: Settings) -> PollInput:
     return PollInput(
-        credit_overdue_days=settings.credit_overdue_days, options=order_input(settings, "").options
+        credit_overdue_days=settings.credit_overdue_days,
+        options=order_input(settings, "").options,
+        sync_accounts=settings.account_sync,
     )
 
 

@@ -94,7 +94,13 @@ def create_webhook_app(settings: Settings, client: Client | None = None) -> Star
         async def hand_over(item: Notification) -> None:
             kind = _kind(item)
             modified_by = item.fields.get("LastModifiedById") or None
-            if kind == "Account":
+            if kind in ("Account", "Contact") and not settings.account_sync:
+                log.info(
+                    "Account sync is off (Q2C_ACCOUNT_SYNC): %s %s acknowledged, not synced",
+                    kind,
+                    item.record_id,
+                )
+            elif kind == "Account":
                 event = SalesforceAccountChanged(
                     account_id=item.record_id, modified_by=modified_by, source="outbound-message"
                 )

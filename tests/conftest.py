@@ -80,6 +80,9 @@ def settings(sandboxes: Sandboxes, temporal_env: WorkflowEnvironment, tmp_path: 
         activity_timeout_seconds=5,
         activity_max_attempts=3,
         activity_max_interval_seconds=1,
+        # These sandboxes are shared by every order test: account sync, which reacts to any changed
+        # customer, is tested on sandboxes of its own (tests/integration/test_account_sync.py).
+        account_sync=False,
     )
 
 

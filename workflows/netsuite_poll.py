@@ -135,7 +135,12 @@ class NetSuitePoll:
                     )
 
         accounts = 0
-        if start.watermark and changes.changed_customer_ids and workflow.patched("account-sync"):
+        if (
+            request.sync_accounts
+            and start.watermark
+            and changes.changed_customer_ids
+            and workflow.patched("account-sync")
+        ):
             # Account sync: each changed customer to its pair's workflow (or the intake of a NetSuite-born
             # one). Not on the first poll, which reads every customer ever made: that is a backfill.
             notified = await self._call(

@@ -216,6 +216,7 @@ class PollInput(BaseModel):
     # read twice rather than missed (every consequence is idempotent).
     overlap_seconds: int = 120
     options: OrderOptions = Field(default_factory=OrderOptions)
+    sync_accounts: bool = True  # hand changed customers to account sync (Q2C_ACCOUNT_SYNC)
 
 
 class ReadChanges(BaseModel):

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from q2c.config import Settings
@@ -52,6 +52,7 @@ from starter.accounts import (
 from starter.schedules import poll_once, salesforce_poll_once
 from starter.webhook import create_webhook_app
 from tests.factories import records_with
+from tests.replay.recording import record_history
 from worker import build_workers, netsuite_client
 from workflows import names
 
@@ -312,6 +313,7 @@ async def test_two_equally_good_candidates_park_until_a_person_chooses_and_conta
     assert len(contacts) == 1 and contacts[0]["lastName"] == "Nomail" and not contacts[0].get("email")
     assert contacts[0]["company"]["id"] == second
     assert (await rep.get("Contact", contact_id))["NetSuite_Internal_ID__c"] == str(contacts[0]["id"])
+    await record_history(client, names.account_workflow_id(account_id), "account_parked_then_chosen")
 
 
 async def test_a_customer_born_in_netsuite_gets_an_account_or_links_by_domain(
@@ -341,6 +343,7 @@ async def test_a_customer_born_in_netsuite_gets_an_account_or_links_by_domain(
     assert (await rep.get("Account", existing))["NetSuite_Internal_ID__c"] == by_domain
     customer = [c for c in account_sandboxes.ns_admin.records("customer") if str(c["id"]) == by_domain]
     assert customer[0]["custentity_sf_account_id"] == existing
+    await record_history(client, names.intake_workflow_id(born), "account_intake_created")
 
 
 # --- syncing changes ----------------------------------------------------------------------------------------
@@ -356,7 +359,7 @@ async def test_changes_found_by_both_pollers_flow_both_ways_and_echoes_write_not
     await poll_once(client, settings)
     clear_logs(account_sandboxes)
 
-    start = await account_status(client, names.account_workflow_id(account_id))
+    start = await account_status(client, account_id)
     await rep.update("Account", account_id, {"Phone": "+1 111"})
     sf_poll = await salesforce_poll_once(client, settings)
     assert sf_poll.accounts_signalled >= 1
@@ -380,6 +383,7 @@ async def test_changes_found_by_both_pollers_flow_both_ways_and_echoes_write_not
     ) == (1, 1)
     # Counted by the sandboxes themselves: one edit by a person and one write by q2c on each side.
     assert writes(account_sandboxes) == (2, 2)
+    await record_history(client, names.account_workflow_id(account_id), "account_synced_with_echoes")
 
 
 async def test_concurrent_edits_converge_to_the_newer_change(
@@ -427,7 +431,7 @@ async def test_randomized_edits_on_both_sides_converge_with_at_most_one_write_pe
     await salesforce_poll_once(client, settings)
     await poll_once(client, settings)
     clear_logs(account_sandboxes)
-    start = await account_status(client, names.account_workflow_id(account_id))
+    start = await account_status(client, account_id)
     rng = random.Random(20261123)
     real_changes = 0
     counter = 0
@@ -447,15 +451,12 @@ async def test_randomized_edits_on_both_sides_converge_with_at_most_one_write_pe
                 ns_value = to_netsuite([rule], {rule.salesforce: sf_value}, is_customer=False)[rule.netsuite]
                 real_changes += not same_value(ns_now.get(rule.netsuite), ns_value)
                 await netsuite.patch("customer", customer_id, {rule.netsuite: ns_value})
-        before = await account_status(client, names.account_workflow_id(account_id))
+        before = await account_status(client, account_id)
         # Both pollers pick the edits up, then (next round) q2c's own writes as echoes.
         await salesforce_poll_once(client, settings)
         await poll_once(client, settings)
         await settled(client, account_id, stage=AccountStage.IN_SYNC)
-        await wait_for_account(
-            client, names.account_workflow_id(account_id), 30, lambda s, b=before: s.events > b.events
-        )
-        await settled(client, account_id, stage=AccountStage.IN_SYNC)
+        await settled(client, account_id, events=before.events + 1)
     await salesforce_poll_once(client, settings)
     await poll_once(client, settings)
     final = await settled(client, account_id, stage=AccountStage.IN_SYNC)
@@ -523,11 +524,11 @@ async def test_history_is_bounded_by_continue_as_new_and_state_is_carried(
     first_run = (await client.get_workflow_handle(names.account_workflow_id(account_id)).describe()).run_id
     for n in range(3):
         await rep.update("Account", account_id, {"Phone": f"+1 800 {n}"})
-        before = await account_status(client, names.account_workflow_id(account_id))
+        before = await account_status(client, account_id)
         await account_changed(client, settings, account_id, rep)
         await settled(client, account_id, netsuite_writes=before.netsuite_writes + 1)
     run = (await client.get_workflow_handle(names.account_workflow_id(account_id)).describe()).run_id
-    status = await account_status(client, names.account_workflow_id(account_id))
+    status = await account_status(client, account_id)
 
     assert run != first_run
     assert status.netsuite_writes == 4 and status.baseline is not None  # create + 3 phones, carried over
@@ -560,6 +561,6 @@ async def test_events_for_a_deleted_account_end_its_workflow(
     deadline = time.monotonic() + 30
     while (
         await client.get_workflow_handle(names.account_workflow_id(account_id)).describe()
-    ).status.name == "RUNNING":
+    ).status is WorkflowExecutionStatus.RUNNING:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.1)

@@ -13,8 +13,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from tests.replay.recording import HISTORIES
+from workflows.account_sync import AccountSync, NetSuiteCustomerIntake
 from workflows.netsuite_poll import NetSuitePoll
 from workflows.order_to_cash import OrderToCash
+from workflows.salesforce_poll import SalesforcePoll
 
 RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
 
@@ -26,13 +28,19 @@ def test_histories_were_recorded() -> None:
         "order_credit_approved",
         "order_reopened_and_won_again",
         "poll",
+        "account_parked_then_chosen",
+        "account_intake_created",
+        "account_synced_with_echoes",
     } <= set(RECORDED)
 
 
 @pytest.mark.parametrize("name", sorted(RECORDED))
 async def test_recorded_history_replays(name: str) -> None:
     history = WorkflowHistory.from_json(name, RECORDED[name])
-    replayer = Replayer(workflows=[OrderToCash, NetSuitePoll], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[OrderToCash, NetSuitePoll, AccountSync, NetSuiteCustomerIntake, SalesforcePoll],
+        data_converter=pydantic_data_converter,
+    )
 
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
 
