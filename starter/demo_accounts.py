@@ -77,8 +77,8 @@ async def run_account_sync(
     intake: CustomerIntakeStatus = await wait_for_account(client, names.intake_workflow_id(customer_id), 60)
     if intake.stage is AccountStage.HANDED_OVER and intake.account_id:
         console.print(
-            f"{NEW_CUSTOMER['companyName']} -> Salesforce account {intake.account_id} "
-            "(matched or created, linked both ways)."
+            f"{NEW_CUSTOMER['companyName']} -> Salesforce account {intake.account_id} ({intake.outcome}; "
+            "linked both ways)."
         )
     else:
         console.print(f"[yellow]{NEW_CUSTOMER['companyName']}: {intake.stage.value}: {intake.message}")

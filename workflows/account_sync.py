@@ -520,12 +520,15 @@ class NetSuiteCustomerIntake(_Calls):
         mapping = await self._mapping()
         ns = await self._read_customer(customer_id, mapping, False)
         if ns.cross_id:
+            self._s.outcome = "already linked"
             return ns.cross_id
         if self._choice is not None:
             choice, self._choice = self._choice, None
             if choice.create:
+                self._s.outcome = "created, as a person chose"
                 return await self._create_account(ns, mapping)
             if choice.record_id:
+                self._s.outcome = "linked, as a person chose"
                 await self._link(choice.record_id, ns.id)
                 return choice.record_id
         found = await self._call(
@@ -536,9 +539,11 @@ class NetSuiteCustomerIntake(_Calls):
         )
         result = match(ns.candidate(), found.candidates)
         if result.candidate is not None:
+            self._s.outcome = f"matched: {result.matches[0].reason}"
             await self._link(result.candidate.id, ns.id)
             return result.candidate.id
         if result.kind is MatchKind.NONE:
+            self._s.outcome = "created: no account matched"
             return await self._create_account(ns, mapping)
         self._s.candidates = list(result.matches)
         raise NeedsAttention(_ambiguous_message("NetSuite customer", ns, result, "Salesforce account"))

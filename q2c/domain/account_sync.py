@@ -411,6 +411,7 @@ class CustomerIntakeStatus(BaseModel):
     message: str = ""
     candidates: list[Match] = Field(default_factory=list)
     account_id: str | None = None
+    outcome: str = ""  # how the account was found: "already linked", "matched: <reason>", "created", ...
 
 
 # --- activity messages -----------------------------------------------------------------------------------

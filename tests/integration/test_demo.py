@@ -77,6 +77,12 @@ def test_demo_creates_the_orders_once_and_finds_them_on_the_second_run(demo_env:
     assert re.search(r"Credit hold on Globex Corporation \(001\w+\): an invoice is 40 days overdue", first)
     assert "Task for the account owner" in first and "'Credit hold: Globex Corporation'" in first
     assert first.count("Paid In Full") == 4
+    # Account sync: a NetSuite-born customer got its account; a rep's phone edit reached NetSuite.
+    born = re.search(r"Hooli XYZ Ltd -> Salesforce account (001\w+) \(created: no account matched", first)
+    assert born, first
+    assert re.search(r"Phone of customer \d+ in NetSuite: \+1 415 555 0199", first)
+    writes = re.search(r"writes\s+Salesforce (\d+) / NetSuite (\d+)", first)
+    assert writes
     assert not any(port_open("127.0.0.1", port) for port in _ports(demo_env))  # every child stopped
 
     second = _run_demo(demo_env)
@@ -87,6 +93,9 @@ def test_demo_creates_the_orders_once_and_finds_them_on_the_second_run(demo_env:
     assert _orders(second) == orders
     assert "The orders were billed on an earlier run" in second
     assert second.count("Task for the account owner") == 1  # the hold was not raised twice
+    assert f"Salesforce account {born.group(1)}" in second  # the same account, not a second one
+    again = re.search(r"writes\s+Salesforce (\d+) / NetSuite (\d+)", second)
+    assert again and again.groups() == writes.groups()  # the repeated edit changed nothing: no writes
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
