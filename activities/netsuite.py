@@ -45,7 +45,7 @@ from q2c.domain.messages import (
 )
 from q2c.domain.order import CustomerUpsert, SalesOrderUpsert
 from q2c.domain.records import SalesOrder
-from q2c.domain.sync import Side
+from q2c.domain.sync import Side, written_hash
 from q2c.store import LinkKind, Store
 
 SF_ACCOUNT_FIELD = "custentity_sf_account_id"
@@ -190,8 +190,13 @@ class NetSuiteAccountActivities:
                 if exc.kind is ErrorKind.NOT_FOUND:
                     return MaybeAccountState()
                 raise
-            is_customer = request.known_customer or await self._has_transactions(request.customer_id)
-        return MaybeAccountState(state=customer_state(record, request.fields, is_customer=is_customer))
+            state = customer_state(record, request.fields, is_customer=request.known_customer)
+            echo = request.unchanged_hash is not None and request.unchanged_hash == written_hash(
+                {f: state.values.get(f) for f in request.fields}
+            )
+            if not (request.known_customer or echo):
+                state.is_customer = await self._has_transactions(request.customer_id)
+        return MaybeAccountState(state=state)
 
     async def _has_transactions(self, customer_id: str) -> bool:
         """A prospect becomes a customer with its first sales order or invoice (NetSuite's own rule)."""

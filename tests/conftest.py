@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import Client
@@ -14,7 +15,6 @@ from temporalio.testing import WorkflowEnvironment
 from q2c.config import Settings
 from q2c.domain.mapping import DEFAULT_MAPPING_PATH
 from q2c.sandbox.local import LocalSandboxes, local_sandboxes
-from q2c.sandbox.server import free_port
 from q2c.sandbox.tls import ensure_server_cert
 from q2c.store import Store
 from starter.temporal_server import venv_binary
@@ -63,27 +63,29 @@ def client(temporal_env: WorkflowEnvironment) -> Client:
     return temporal_env.client
 
 
-@pytest.fixture
-def settings(sandboxes: Sandboxes, temporal_env: WorkflowEnvironment, tmp_path: Path) -> Settings:
-    mapping = tmp_path / "mapping.toml"  # each test's own copy, so a test can "fix" it
+def q2c_test_settings(
+    sandboxes: Sandboxes, temporal_env: WorkflowEnvironment, tmp_path: Path, **overrides: Any
+) -> Settings:
+    """Settings for one test: these sandboxes, its own store and copy of the mapping file (so a test can
+    "fix" it), short timeouts and few retries."""
+    mapping = tmp_path / "mapping.toml"
     mapping.write_text(DEFAULT_MAPPING_PATH.read_text())
-    return Settings(
+    return sandboxes.q2c_settings(
+        tmp_path,
+        temporal_env.client.service_client.config.target_host,
         mapping_path=mapping,
-        _env_file=None,
-        data_dir=tmp_path / "data",
-        temporal_address=temporal_env.client.service_client.config.target_host,
-        database_url=f"sqlite:///{tmp_path / 'q2c.db'}",
-        salesforce_token_url=f"{sandboxes.salesforce.base_url}/services/oauth2/token",
-        netsuite_base_url=sandboxes.netsuite.base_url,
-        ca_path=sandboxes.cert.ca_path,
-        webhook_port=free_port(),
         activity_timeout_seconds=5,
         activity_max_attempts=3,
         activity_max_interval_seconds=1,
-        # These sandboxes are shared by every order test: account sync, which reacts to any changed
-        # customer, is tested on sandboxes of its own (tests/integration/test_account_sync.py).
-        account_sync=False,
+        **overrides,
     )
+
+
+@pytest.fixture
+def settings(sandboxes: Sandboxes, temporal_env: WorkflowEnvironment, tmp_path: Path) -> Settings:
+    # These sandboxes are shared by every order test: account sync, which reacts to any changed
+    # customer, is tested on sandboxes of its own (tests/integration/test_account_sync.py).
+    return q2c_test_settings(sandboxes, temporal_env, tmp_path, account_sync=False)
 
 
 @pytest.fixture

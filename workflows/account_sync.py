@@ -54,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from q2c.domain.mapping import Mapping
     from q2c.domain.matching import MatchKind, MatchResult, match
     from q2c.domain.messages import LinkAccount, LoadMapping, Written
-    from q2c.domain.sync import MappingValueError, written_hash
+    from q2c.domain.sync import MappingValueError, Side, written_hash
     from workflows import names
     from workflows.common import NeedsAttention, failure_reason
 
@@ -62,10 +62,22 @@ T = TypeVar("T")
 SALESFORCE_LINK_FIELD = "NetSuite_Internal_ID__c"  # the customer id on the account (an external id)
 
 
-class _Calls:
-    """Activity calls with the workflow's retry options; exhausted or permanent failures park it."""
+class _AccountWorkflow:
+    """What both account workflows share: the signals a person sends, and activity calls with the
+    workflow's retry options (exhausted or permanent failures park it)."""
 
     options: Any
+    _choice: ChooseMatch | None
+    _wake: bool
+
+    @workflow.signal(name=names.CHOOSE_MATCH_SIGNAL)
+    def choose_match(self, choice: ChooseMatch) -> None:
+        self._choice = choice
+        self._wake = True
+
+    @workflow.signal(name=names.RETRY_SIGNAL)
+    def retry(self, request: SyncRetry) -> None:
+        self._wake = True
 
     async def _call(
         self, activity: str, arg: Any, result_type: type[T], *, summary: str, netsuite: bool = False
@@ -91,11 +103,18 @@ class _Calls:
     async def _mapping(self) -> Mapping:
         return await self._call("load_mapping", LoadMapping(), Mapping, summary="Load the mapping file")
 
-    async def _read_customer(self, customer_id: str, mapping: Mapping, known_customer: bool) -> AccountState:
+    async def _read_customer(
+        self, customer_id: str, mapping: Mapping, known_customer: bool, unchanged_hash: str | None = None
+    ) -> AccountState:
         fields = [rule.netsuite for rule in mapping.account.fields]
         found = await self._call(
             "read_customer_state",
-            ReadCustomerState(customer_id=customer_id, fields=fields, known_customer=known_customer),
+            ReadCustomerState(
+                customer_id=customer_id,
+                fields=fields,
+                known_customer=known_customer,
+                unchanged_hash=unchanged_hash,
+            ),
             MaybeAccountState,
             summary=f"Read NetSuite customer {customer_id}",
             netsuite=True,
@@ -109,7 +128,7 @@ class _Calls:
 
 
 @workflow.defn(name=names.ACCOUNT_SYNC_WORKFLOW)
-class AccountSync(_Calls):
+class AccountSync(_AccountWorkflow):
     """One Salesforce account and its NetSuite customer. Id: ``account:{account id}``.
 
     Started (signal-with-start) by the first change event of either side: ``salesforce_changed`` (outbound
@@ -163,15 +182,6 @@ class AccountSync(_Calls):
             return
         if event.contact_id not in self._s.pending_contacts:
             self._s.pending_contacts.append(event.contact_id)
-
-    @workflow.signal(name=names.CHOOSE_MATCH_SIGNAL)
-    def choose_match(self, choice: ChooseMatch) -> None:
-        self._choice = choice
-        self._wake = True
-
-    @workflow.signal(name=names.RETRY_SIGNAL)
-    def retry(self, request: SyncRetry) -> None:
-        self._wake = True
 
     @workflow.query(name=names.STATUS_QUERY)
     def status(self) -> AccountSyncStatus:
@@ -324,7 +334,8 @@ class AccountSync(_Calls):
             return
         # Read the side that announced a change first: when it is an echo, the other is not read.
         if want_ns:
-            ns = await self._read_customer(s.netsuite_customer_id, mapping, s.is_customer)
+            echo_hash = s.baseline.hash(Side.NETSUITE) if s.baseline and not want_sf else None
+            ns = await self._read_customer(s.netsuite_customer_id, mapping, s.is_customer, echo_hash)
             if not want_sf and is_unchanged(rules, ns, s.baseline):
                 s.echoes_suppressed += 1
                 return
@@ -462,7 +473,7 @@ def _ambiguous_message(what: str, record: AccountState, result: MatchResult, oth
 
 
 @workflow.defn(name=names.CUSTOMER_INTAKE_WORKFLOW)
-class NetSuiteCustomerIntake(_Calls):
+class NetSuiteCustomerIntake(_AccountWorkflow):
     """A customer created directly in NetSuite gets its Salesforce account. Id: ``account:ns:{customer id}``.
 
     Reads the customer; if it already names its account (custom field or externalId) or the store links
@@ -481,15 +492,6 @@ class NetSuiteCustomerIntake(_Calls):
 
     @workflow.signal(name=names.NETSUITE_CHANGED_SIGNAL)
     def netsuite_changed(self, event: NetSuiteCustomerChanged) -> None:
-        self._wake = True
-
-    @workflow.signal(name=names.CHOOSE_MATCH_SIGNAL)
-    def choose_match(self, choice: ChooseMatch) -> None:
-        self._choice = choice
-        self._wake = True
-
-    @workflow.signal(name=names.RETRY_SIGNAL)
-    def retry(self, request: SyncRetry) -> None:
         self._wake = True
 
     @workflow.query(name=names.STATUS_QUERY)

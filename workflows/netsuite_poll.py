@@ -81,6 +81,26 @@ class NetSuitePoll:
                 BillingChanged(reason="NetSuite invoice changed"),
             )
 
+        accounts = 0
+        if (
+            request.sync_accounts
+            and start.watermark
+            and changes.changed_customer_ids
+            and workflow.patched("account-sync")
+        ):
+            # Account sync: each changed customer to its pair's workflow (or the intake of a NetSuite-born
+            # one). Not on the first poll, which reads every customer ever made: that is a backfill.
+            notified = await self._call(
+                "notify_account_changes",
+                AccountNotifications(
+                    netsuite_customers=changes.changed_customer_ids, source="netsuite-poller"
+                ),
+                Notified,
+                queue=names.TASK_QUEUE,
+                options=request,
+            )
+            accounts = notified.signalled
+
         credit = await self._call(
             "evaluate_credit",
             EvaluateCredit(customer_ids=changes.customer_ids, overdue_days=request.credit_overdue_days),
@@ -133,26 +153,6 @@ class NetSuitePoll:
                         names.CREDIT_RELEASED_SIGNAL,
                         CreditReleased(customer_id=state.customer_id),
                     )
-
-        accounts = 0
-        if (
-            request.sync_accounts
-            and start.watermark
-            and changes.changed_customer_ids
-            and workflow.patched("account-sync")
-        ):
-            # Account sync: each changed customer to its pair's workflow (or the intake of a NetSuite-born
-            # one). Not on the first poll, which reads every customer ever made: that is a backfill.
-            notified = await self._call(
-                "notify_account_changes",
-                AccountNotifications(
-                    netsuite_customers=changes.changed_customer_ids, source="netsuite-poller"
-                ),
-                Notified,
-                queue=names.TASK_QUEUE,
-                options=request,
-            )
-            accounts = notified.signalled
 
         await self._call(
             "save_poll",

@@ -424,6 +424,8 @@ class ReadCustomerState(BaseModel):
     customer_id: str
     fields: list[str]  # mapped NetSuite fields
     known_customer: bool = False  # skip the "has transactions" query once it is known
+    # Also skip it when the mapped values hash to this (the baseline): an echo, to be dropped unsynced.
+    unchanged_hash: str | None = None
 
 
 class MaybeAccountState(BaseModel):

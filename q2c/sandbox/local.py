@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from q2c.config import Settings
 from q2c.sandbox.admin_client import SandboxAdmin
 from q2c.sandbox.netsuite.app import NetSuiteSandboxSettings
 from q2c.sandbox.netsuite.app import create_app as create_netsuite_app
@@ -26,6 +27,19 @@ class LocalSandboxes:
     netsuite_settings: NetSuiteSandboxSettings
     sf_admin: SandboxAdmin
     ns_admin: SandboxAdmin
+
+    def q2c_settings(self, data_dir: Path, temporal_address: str, **overrides: Any) -> Settings:
+        """q2c's settings for these sandboxes: their URLs and CA, a store and data under ``data_dir``."""
+        values: dict[str, Any] = {
+            "data_dir": data_dir / "data",
+            "temporal_address": temporal_address,
+            "database_url": f"sqlite:///{data_dir / 'q2c.db'}",
+            "salesforce_token_url": f"{self.salesforce.base_url}/services/oauth2/token",
+            "netsuite_base_url": self.netsuite.base_url,
+            "ca_path": self.cert.ca_path,
+            "webhook_port": free_port(),
+        }
+        return Settings(_env_file=None, **(values | overrides))
 
 
 @contextmanager

@@ -33,11 +33,11 @@ from q2c.domain.account_sync import (
     SalesforceContactChanged,
     same_value,
 )
-from q2c.domain.mapping import DEFAULT_MAPPING_PATH, MappingError, load_mapping
+from q2c.domain.mapping import MappingError, load_mapping
 from q2c.domain.sync import Direction, Side, to_netsuite
 from q2c.sandbox.local import LocalSandboxes, local_sandboxes
 from q2c.sandbox.seed import CURRENCIES, SUBSIDIARIES
-from q2c.sandbox.server import BackgroundServer, free_port
+from q2c.sandbox.server import BackgroundServer
 from q2c.sandbox.tls import ensure_server_cert
 from q2c.store import LinkKind, Store
 from starter.accounts import (
@@ -51,6 +51,7 @@ from starter.accounts import (
 )
 from starter.schedules import poll_once, salesforce_poll_once
 from starter.webhook import create_webhook_app
+from tests.conftest import q2c_test_settings
 from tests.factories import records_with
 from tests.replay.recording import record_history
 from worker import build_workers, netsuite_client
@@ -80,22 +81,7 @@ def account_sandboxes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loca
 def settings(
     account_sandboxes: LocalSandboxes, temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> Settings:
-    mapping = tmp_path / "mapping.toml"
-    mapping.write_text(DEFAULT_MAPPING_PATH.read_text())
-    return Settings(
-        mapping_path=mapping,
-        _env_file=None,
-        data_dir=tmp_path / "data",
-        temporal_address=temporal_env.client.service_client.config.target_host,
-        database_url=f"sqlite:///{tmp_path / 'q2c.db'}",
-        salesforce_token_url=f"{account_sandboxes.salesforce.base_url}/services/oauth2/token",
-        netsuite_base_url=account_sandboxes.netsuite.base_url,
-        ca_path=account_sandboxes.cert.ca_path,
-        webhook_port=free_port(),
-        activity_timeout_seconds=5,
-        activity_max_attempts=3,
-        activity_max_interval_seconds=1,
-    )
+    return q2c_test_settings(account_sandboxes, temporal_env, tmp_path)
 
 
 @dataclass
