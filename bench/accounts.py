@@ -251,15 +251,10 @@ async def _measure(
     )
     mapping = root / "mapping.toml"
     mapping.write_text(DEFAULT_MAPPING_PATH.read_text())
-    settings = Settings(
+    settings = sandboxes.q2c_settings(
+        root,
+        env.client.service_client.config.target_host,
         mapping_path=mapping,
-        _env_file=None,
-        data_dir=root / "data",
-        temporal_address=env.client.service_client.config.target_host,
-        database_url=f"sqlite:///{root / 'q2c.db'}",
-        salesforce_token_url=f"{sandboxes.salesforce.base_url}/services/oauth2/token",
-        netsuite_base_url=sandboxes.netsuite.base_url,
-        ca_path=sandboxes.cert.ca_path,
         netsuite_concurrency_share=share,
     )
     store = Store(settings.effective_database_url())

@@ -20,7 +20,6 @@ from typing import Any
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from q2c.config import Settings
 from q2c.domain.messages import DealClosed
 from q2c.sandbox.local import LocalSandboxes, local_sandboxes
 from q2c.store import Store
@@ -72,15 +71,8 @@ async def _measure(
         search_attributes=names.SEARCH_ATTRIBUTES,
         data_converter=pydantic_data_converter,
     )
-    settings = Settings(
-        _env_file=None,
-        data_dir=root / "data",
-        temporal_address=env.client.service_client.config.target_host,
-        database_url=f"sqlite:///{root / 'q2c.db'}",
-        salesforce_token_url=f"{sandboxes.salesforce.base_url}/services/oauth2/token",
-        netsuite_base_url=sandboxes.netsuite.base_url,
-        ca_path=sandboxes.cert.ca_path,
-        netsuite_concurrency_share=share,
+    settings = sandboxes.q2c_settings(
+        root, env.client.service_client.config.target_host, netsuite_concurrency_share=share
     )
     store = Store(settings.effective_database_url())
     store.create_all()
