@@ -15,9 +15,8 @@ from typing import Any
 from temporalio import activity
 
 from activities.errors import api_errors
-from activities.poller import parse_netsuite_time
 from q2c.connectors.errors import ApiError, ErrorKind
-from q2c.connectors.netsuite import NetSuiteClient, ref_id, ref_name
+from q2c.connectors.netsuite import NetSuiteClient, parse_netsuite_time, ref_id, ref_name
 from q2c.connectors.netsuite_billing import NetSuiteBilling
 from q2c.domain.account_sync import (
     AccountState,

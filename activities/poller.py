@@ -11,8 +11,9 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.errors import api_errors
+from q2c.connectors.netsuite import parse_netsuite_time
 from q2c.connectors.netsuite_billing import NetSuiteBilling
-from q2c.connectors.salesforce import SalesforceClient
+from q2c.connectors.salesforce import SalesforceClient, parse_salesforce_time
 from q2c.domain.account_sync import (
     AccountNotifications,
     AccountSyncOptions,
@@ -45,32 +46,6 @@ from starter.accounts import netsuite_customer_changed, salesforce_account_chang
 from workflows import names
 
 POLLER = "netsuite"
-_FORMATS = (
-    "%Y-%m-%dT%H:%M:%S%z",
-    "%Y-%m-%dT%H:%M:%S.%f%z",
-    "%Y-%m-%d %H:%M:%S",
-    "%m/%d/%Y %I:%M:%S %p",
-    "%m/%d/%Y %H:%M:%S",
-    "%m/%d/%Y %I:%M %p",
-    "%m/%d/%Y",
-)
-
-
-def parse_netsuite_time(value: str) -> dt.datetime:
-    """NetSuite datetimes as SuiteQL or the record API print them; naive ones are UTC."""
-    text = value.strip().replace("Z", "+00:00")
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        for pattern in _FORMATS:
-            try:
-                parsed = dt.datetime.strptime(text, pattern)
-                break
-            except ValueError:
-                continue
-        else:
-            raise ValueError(f"unreadable NetSuite datetime {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 class NetSuitePollerActivities:
@@ -207,11 +182,13 @@ class AccountChangeActivities:
                 return SalesforceChanges(
                     watermark=max(stamps) if stamps else _soql_time(dt.datetime.now(dt.UTC))
                 )
-            since = parse_netsuite_time(request.watermark) - dt.timedelta(seconds=request.overlap_seconds)
+            since = dt.datetime.fromisoformat(request.watermark) - dt.timedelta(
+                seconds=request.overlap_seconds
+            )
             accounts = await self._changed("Account", "Id", since, request.limit)
             contacts = await self._changed("Contact", "Id, AccountId", since, request.limit)
         stamps = [str(r["SystemModstamp"]) for r in [*accounts, *contacts]]
-        watermark = max([request.watermark, *(_iso(s) for s in stamps)], key=parse_netsuite_time)
+        watermark = max([request.watermark, *(_iso(s) for s in stamps)], key=dt.datetime.fromisoformat)
         result = SalesforceChanges(watermark=watermark)
         for row in accounts:
             if row.get("LastModifiedById") == me:
@@ -296,4 +273,4 @@ class AccountChangeActivities:
 
 
 def _iso(salesforce_time: str) -> str:
-    return parse_netsuite_time(salesforce_time.replace("+0000", "+00:00")).isoformat()
+    return parse_salesforce_time(salesforce_time).isoformat()

@@ -8,7 +8,7 @@ import datetime as dt
 from temporalio import activity
 
 from activities.errors import BusinessError, api_errors, business_error
-from q2c.connectors.salesforce import SalesforceClient
+from q2c.connectors.salesforce import SalesforceClient, parse_salesforce_time
 from q2c.domain.account_sync import (
     AccountState,
     Candidates,
@@ -166,11 +166,6 @@ class SalesforceActivities:
 # --- account sync ---------------------------------------------------------------------------------------
 ACCOUNT_META_FIELDS = ["Name", "Website", "NetSuite_Internal_ID__c", "LastModifiedDate", "LastModifiedById"]
 CONTACT_META_FIELDS = ["AccountId", "LastModifiedById", "NetSuite_Internal_ID__c"]
-
-
-def parse_salesforce_time(value: str) -> dt.datetime:
-    """A Salesforce datetime (``2026-01-05T10:00:00.000+0000``) as an aware datetime."""
-    return dt.datetime.strptime(value.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z")
 
 
 def account_state(row: dict[str, object], fields: list[str], reader: str | None) -> AccountState:

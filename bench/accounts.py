@@ -33,10 +33,9 @@ from typing import Any, TypeVar
 
 import httpx
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
 
+from bench.common import NETSUITE_LIMIT, Load, start_temporal
 from q2c.config import Settings
 from q2c.domain.account_sync import AccountStage, AccountSyncStatus, SalesforceAccountChanged, same_value
 from q2c.domain.mapping import DEFAULT_MAPPING_PATH
@@ -46,13 +45,11 @@ from q2c.sandbox.seed import CURRENCIES, SUBSIDIARIES
 from q2c.store import Store
 from starter.accounts import account_sync_options, salesforce_account_changed
 from starter.schedules import poll_once, salesforce_poll_once
-from starter.temporal_server import venv_binary
 from worker import build_workers, netsuite_client
 from workflows import names
 
 T = TypeVar("T")
 SALES_USER = "rep@q2c.sandbox"
-NETSUITE_LIMIT = 5  # the sandbox's (a standard account's) concurrency limit
 API = "/services/data/v59.0/sobjects/Account"
 DEADLINE_SECONDS = 180.0  # for any one wait: linking, a round, settling
 POLL_SECONDS: dict[Side, list[float]] = {Side.SALESFORCE: [], Side.NETSUITE: []}  # each poll's duration
@@ -108,25 +105,21 @@ class Result:
 async def run(
     accounts: int,
     edits: int,
-    sf_latency: tuple[float, float],
-    ns_latency: tuple[float, float],
-    share: int,
+    load: Load,
 ) -> None:
     root = Path(tempfile.mkdtemp(prefix="q2c-bench-accounts-"))
     with local_sandboxes(root, salesforce={"daily_api_requests": 1_000_000}) as sandboxes:
         sandboxes.ns_admin.load({"currency": CURRENCIES, "subsidiary": SUBSIDIARIES})
         sandboxes.sf_admin.create_user(SALES_USER, first_name="Rita", last_name="Rep")
-        result = await _measure(sandboxes, root, accounts, edits, sf_latency, ns_latency, share)
-    _report(result, accounts, edits, sf_latency, ns_latency, share)
+        result = await _measure(sandboxes, root, accounts, edits, load)
+    _report(result, accounts, edits, load)
 
 
 def _report(
     r: Result,
     accounts: int,
     edits: int,
-    sf_latency: tuple[float, float],
-    ns_latency: tuple[float, float],
-    share: int,
+    load: Load,
 ) -> None:
     n_changes = len(r.changes)
     sf_q2c = r.sf_log["total"] - r.bench_requests[Side.SALESFORCE]
@@ -143,11 +136,7 @@ def _report(
     written = sorted(c.written_at - c.edited_at for c in r.changes if c.written_at is not None)
     sync_seconds = sum(r.rounds)
 
-    print(
-        f"latency model                 Salesforce {sf_latency[0] * 1000:.0f}+{sf_latency[1] * 1000:.0f} ms, "
-        f"NetSuite {ns_latency[0] * 1000:.0f}+{ns_latency[1] * 1000:.0f} ms; NetSuite concurrency limit "
-        f"{NETSUITE_LIMIT}, q2c's share {share}"
-    )
+    print(f"latency model                 {load.describe()}")
     round_text = f"{edits} round{'' if edits == 1 else 's'}"
     print(
         f"scenario                      {accounts} accounts linked, then {round_text} editing every pair once "
@@ -239,29 +228,23 @@ async def _measure(
     root: Path,
     accounts: int,
     edits: int,
-    sf_latency: tuple[float, float],
-    ns_latency: tuple[float, float],
-    share: int,
+    load: Load,
 ) -> Result:
     sf_admin, ns_admin = sandboxes.sf_admin, sandboxes.ns_admin
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(venv_binary("temporal")),
-        search_attributes=names.SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter,
-    )
+    env = await start_temporal()
     mapping = root / "mapping.toml"
     mapping.write_text(DEFAULT_MAPPING_PATH.read_text())
     settings = sandboxes.q2c_settings(
         root,
         env.client.service_client.config.target_host,
         mapping_path=mapping,
-        netsuite_concurrency_share=share,
+        netsuite_concurrency_share=load.share,
     )
     store = Store(settings.effective_database_url())
     store.create_all()
     netsuite = netsuite_client(settings)  # q2c's
     person_in_netsuite = netsuite_client(settings)  # the people editing customers, in the slot q2c leaves
-    free_slots = asyncio.Semaphore(max(1, NETSUITE_LIMIT - share))
+    free_slots = asyncio.Semaphore(max(1, NETSUITE_LIMIT - load.share))
     session = sf_admin.login_as(SALES_USER)
     client = env.client
     try:
@@ -271,12 +254,7 @@ async def _measure(
             verify=str(sandboxes.cert.ca_path),
             timeout=60,
         ) as rep:
-            sf_admin.put(
-                "/latency", {"fixed_seconds": sf_latency[0], "jitter_seconds": sf_latency[1], "seed": 1}
-            )
-            ns_admin.put(
-                "/latency", {"fixed_seconds": ns_latency[0], "jitter_seconds": ns_latency[1], "seed": 1}
-            )
+            load.apply(sf_admin, ns_admin)
             run_tag = uuid.uuid4().hex[:6]
 
             async def create(i: int) -> Pair:
@@ -567,15 +545,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--accounts", type=int, default=30)
     parser.add_argument("--edits", type=int, default=3, help="rounds; each edits every pair once")
-    parser.add_argument("--share", type=int, default=4, help="q2c's share of NetSuite's concurrency limit")
-    parser.add_argument(
-        "--sf-latency", type=float, nargs=2, default=(0.08, 0.04), metavar=("FIXED", "JITTER")
-    )
-    parser.add_argument(
-        "--ns-latency", type=float, nargs=2, default=(0.25, 0.15), metavar=("FIXED", "JITTER")
-    )
+    Load.add_arguments(parser)
     args = parser.parse_args()
-    asyncio.run(run(args.accounts, args.edits, tuple(args.sf_latency), tuple(args.ns_latency), args.share))
+    asyncio.run(run(args.accounts, args.edits, Load.from_args(args)))
 
 
 if __name__ == "__main__":

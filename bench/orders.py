@@ -17,35 +17,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-
+from bench.common import Load, start_temporal
 from q2c.domain.messages import DealClosed
 from q2c.sandbox.local import LocalSandboxes, local_sandboxes
 from q2c.store import Store
 from starter.orders import ORDER_CREATED, deal_closed, wait_until_settled
-from starter.temporal_server import venv_binary
 from tests.factories import build_catalog, make_deal
 from worker import build_workers, netsuite_client
-from workflows import names
 
 
-async def run(
-    deals: int, sf_latency: tuple[float, float], ns_latency: tuple[float, float], share: int
-) -> None:
+async def run(deals: int, load: Load) -> None:
     root = Path(tempfile.mkdtemp(prefix="q2c-bench-"))
     with local_sandboxes(root, salesforce={"daily_api_requests": 1_000_000}) as sandboxes:
-        elapsed, finished, sf_log, ns_log = await _measure(
-            sandboxes, root, deals, sf_latency, ns_latency, share
-        )
+        elapsed, finished, sf_log, ns_log = await _measure(sandboxes, root, deals, load)
 
     times = sorted(finished.values())
     refused = sum(1 for r in ns_log["recent"] if r["status"] == 429)
     print(f"deals closed at once          {deals}")
-    print(
-        f"latency model                 Salesforce {sf_latency[0] * 1000:.0f}+{sf_latency[1] * 1000:.0f} ms, "
-        f"NetSuite {ns_latency[0] * 1000:.0f}+{ns_latency[1] * 1000:.0f} ms; NetSuite share {share} of 5"
-    )
+    print(f"latency model                 {load.describe()}")
     print(f"wall time                     {elapsed:.2f} s")
     print(f"orders per second             {deals / elapsed:.2f}")
     print(
@@ -61,18 +50,12 @@ async def _measure(
     sandboxes: LocalSandboxes,
     root: Path,
     deals: int,
-    sf_latency: tuple[float, float],
-    ns_latency: tuple[float, float],
-    share: int,
+    load: Load,
 ) -> tuple[float, dict[str, float], dict[str, Any], dict[str, Any]]:
     sf_admin, ns_admin = sandboxes.sf_admin, sandboxes.ns_admin
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(venv_binary("temporal")),
-        search_attributes=names.SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter,
-    )
+    env = await start_temporal()
     settings = sandboxes.q2c_settings(
-        root, env.client.service_client.config.target_host, netsuite_concurrency_share=share
+        root, env.client.service_client.config.target_host, netsuite_concurrency_share=load.share
     )
     store = Store(settings.effective_database_url())
     store.create_all()
@@ -80,8 +63,7 @@ async def _measure(
     try:
         catalog = build_catalog(sf_admin, ns_admin)
         opportunities = [make_deal(sf_admin, catalog).opportunity_id for _ in range(deals)]
-        sf_admin.put("/latency", {"fixed_seconds": sf_latency[0], "jitter_seconds": sf_latency[1], "seed": 1})
-        ns_admin.put("/latency", {"fixed_seconds": ns_latency[0], "jitter_seconds": ns_latency[1], "seed": 1})
+        load.apply(sf_admin, ns_admin)
         sf_admin.clear_requests()
         ns_admin.clear_requests()
         order_worker, netsuite_worker = build_workers(env.client, settings, store, netsuite)
@@ -108,15 +90,9 @@ async def _measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=40)
-    parser.add_argument("--share", type=int, default=4, help="q2c's share of NetSuite's concurrency limit")
-    parser.add_argument(
-        "--sf-latency", type=float, nargs=2, default=(0.08, 0.04), metavar=("FIXED", "JITTER")
-    )
-    parser.add_argument(
-        "--ns-latency", type=float, nargs=2, default=(0.25, 0.15), metavar=("FIXED", "JITTER")
-    )
+    Load.add_arguments(parser)
     args = parser.parse_args()
-    asyncio.run(run(args.deals, tuple(args.sf_latency), tuple(args.ns_latency), args.share))
+    asyncio.run(run(args.deals, Load.from_args(args)))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ leaves as ``ApiError``, with NetSuite's own error code and detail and any Retry-
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,3 +215,31 @@ def _api_error(operation: str, response: httpx.Response) -> ApiError:
         status=response.status_code,
         retry_after=parse_retry_after(response.headers.get("Retry-After")),
     )
+
+
+_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+    "%Y-%m-%d %H:%M:%S",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y",
+)
+
+
+def parse_netsuite_time(value: str) -> dt.datetime:
+    """NetSuite datetimes as SuiteQL or the record API print them; naive ones are UTC."""
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        for pattern in _FORMATS:
+            try:
+                parsed = dt.datetime.strptime(text, pattern)
+                break
+            except ValueError:
+                continue
+        else:
+            raise ValueError(f"unreadable NetSuite datetime {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

@@ -7,6 +7,7 @@ configured CA. An expired session is renewed once, transparently. Every failure 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 from collections.abc import Callable
@@ -339,3 +340,8 @@ def _opportunity(row: dict[str, Any]) -> Opportunity:
         netsuite_sales_order_id=row.get("NetSuite_Sales_Order_ID__c"),
         netsuite_sales_order_number=row.get("NetSuite_Sales_Order_Number__c"),
     )
+
+
+def parse_salesforce_time(value: str) -> dt.datetime:
+    """A Salesforce datetime (``2026-01-05T10:00:00.000+0000``) as an aware datetime."""
+    return dt.datetime.strptime(value.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z")

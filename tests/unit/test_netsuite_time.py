@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from activities.poller import parse_netsuite_time
+from q2c.connectors.netsuite import parse_netsuite_time
 
 UTC = dt.UTC
 
