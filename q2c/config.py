@@ -8,19 +8,28 @@ cluster. Secrets are ``SecretStr``: they print as ``**********`` and only connec
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SANDBOX_SALESFORCE_PORT = 9443
 SANDBOX_NETSUITE_PORT = 9444
 WEBHOOK_PORT = 9445
+WEBHOOK_PATH = "/salesforce/outbound-message"
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="Q2C_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="Q2C_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # A refused secret (a webhook token, a password) must not come back in the error's text.
+        hide_input_in_errors=True,
     )
 
     data_dir: Path = Path(".data")
@@ -41,7 +50,7 @@ class Settings(BaseSettings):
     salesforce_client_secret: SecretStr = SecretStr("q2c-sandbox-secret")
     salesforce_username: str = "integration@q2c.sandbox"
     salesforce_password: SecretStr = SecretStr("q2c-sandbox-password")
-    salesforce_org_id: str = "00D000000000Q2CAAA"
+    salesforce_org_id: str = "00D000000000Q2CEAU"
     salesforce_ui_url: str | None = None
 
     # NetSuite (defaults: the sandbox's account)
@@ -61,6 +70,12 @@ class Settings(BaseSettings):
     # Deal-closed webhook (Salesforce Outbound Messages)
     webhook_host: str = "127.0.0.1"
     webhook_port: int = WEBHOOK_PORT
+    # Authenticity (the org id in a message is no secret): a token that makes the endpoint path
+    # WEBHOOK_PATH/{token}, and the source networks allowed to deliver (comma-separated CIDRs, empty: any).
+    webhook_token: SecretStr | None = None
+    webhook_allowed_networks: str = ""
+    # A body must arrive within this many seconds of its headers (a stalled one would hold a connection).
+    webhook_body_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # Mappings (currency -> subsidiary ...); None means the packaged default file.
     mapping_path: Path | None = None
@@ -99,6 +114,37 @@ class Settings(BaseSettings):
             env[f"Q2C_{name.upper()}"] = str(value)
         return env
 
+    @field_validator("webhook_token", mode="before")
+    @classmethod
+    def _webhook_token_is_long_and_url_safe(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is None or text == "":
+            return None
+        if not isinstance(text, str) or not re.fullmatch(r"[A-Za-z0-9_-]{16,}", text):
+            raise ValueError(
+                "Q2C_WEBHOOK_TOKEN must be at least 16 characters of A-Z, a-z, 0-9, '-' and '_' (it goes in "
+                "the endpoint URL); make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return text
+
+    @field_validator("salesforce_org_id")
+    @classmethod
+    def _org_id_is_a_real_salesforce_id(cls, value: str) -> str:
+        from q2c.domain.salesforce_ids import normalize_salesforce_id
+
+        return normalize_salesforce_id(value)  # its error names the id and the problem
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _webhook_allowed_networks_are_cidrs(cls, value: str) -> str:
+        _networks(value)
+        return value
+
+    @property
+    def webhook_networks(self) -> tuple[IPNetwork, ...]:
+        """The networks ``Q2C_WEBHOOK_ALLOWED_NETWORKS`` allows; empty: every source may deliver."""
+        return _networks(self.webhook_allowed_networks)
+
     @property
     def tls_dir(self) -> Path:
         return self.data_dir / "tls"
@@ -118,4 +164,21 @@ class Settings(BaseSettings):
 
     @property
     def webhook_url(self) -> str:
-        return f"https://{self.webhook_host}:{self.webhook_port}/salesforce/outbound-message"
+        """The endpoint URL to give Salesforce's outbound messages (with the token when one is set)."""
+        token = f"/{self.webhook_token.get_secret_value()}" if self.webhook_token else ""
+        return f"https://{self.webhook_host}:{self.webhook_port}{WEBHOOK_PATH}{token}"
+
+
+def _networks(text: str) -> tuple[IPNetwork, ...]:
+    networks = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError as exc:
+            raise ValueError(
+                f"Q2C_WEBHOOK_ALLOWED_NETWORKS: {entry!r} is not a network (e.g. 13.108.0.0/14 or 2001:db8::/32): "
+                f"{exc}"
+            ) from None
+    return tuple(networks)

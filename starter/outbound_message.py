@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
@@ -10,11 +9,12 @@ from xml.sax.saxutils import escape
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
+from q2c.domain.salesforce_ids import InvalidSalesforceId, normalize_salesforce_id
+
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 MAX_NOTIFICATIONS = 100  # Salesforce sends at most 100 notifications in one message
-_SF_ID = re.compile(r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$")
 
 
 class OutboundMessageError(ValueError):
@@ -29,7 +29,7 @@ class OutboundMessageError(ValueError):
 class Notification:
     notification_id: str
     sobject_type: str
-    record_id: str
+    record_id: str  # 18 characters, checksum verified (as are ``fields["Id"]`` and ``fields["AccountId"]``)
     fields: dict[str, str]
 
 
@@ -58,11 +58,17 @@ def parse_outbound_message(body: bytes) -> OutboundMessage:
         root = ElementTree.fromstring(body)
     except (ElementTree.ParseError, DefusedXmlException) as exc:
         raise OutboundMessageError(f"the body is not acceptable XML: {exc}") from None
-    notifications = root.find(f".//{{{OUTBOUND_NS}}}notifications")
-    if notifications is None:
+    # Every block anywhere in the body counts: a second one (another org's, say) must not go unread.
+    blocks = list(root.iter(f"{{{OUTBOUND_NS}}}notifications"))
+    if not blocks:
         raise OutboundMessageError(
             f'no <notifications xmlns="{OUTBOUND_NS}"> element: not a Salesforce outbound message'
         )
+    if len(blocks) > 1:
+        raise OutboundMessageError(
+            f"the message has {len(blocks)} <notifications> elements; a Salesforce outbound message has one"
+        )
+    [notifications] = blocks
     org = _child(notifications, "OrganizationId")
     if org is None or not (org.text or "").strip():
         raise OutboundMessageError("the message has no OrganizationId")
@@ -92,19 +98,45 @@ def _notification(index: int, item: Element) -> Notification:
         raise OutboundMessageError(f"notification {index} ({notification_id}) has no sObject")
     sobject_type = sobject.get(f"{{{XSI_NS}}}type", "").split(":")[-1]
     fields = {_local(field.tag): (field.text or "").strip() for field in sobject}
-    record_id = fields.get("Id", "")
-    if not record_id:
+    if not fields.get("Id"):
         raise OutboundMessageError(f"notification {index} ({notification_id}) has no sObject Id")
-    if not _SF_ID.match(record_id):
+    # One form for every id q2c keys by: the 15-character one would start a second order workflow.
+    for name in ("Id", "AccountId"):
+        if fields.get(name):  # an empty AccountId: a private contact
+            try:
+                fields[name] = normalize_salesforce_id(fields[name])
+            except InvalidSalesforceId as exc:
+                where = "" if name == "Id" else f" {name}"
+                raise OutboundMessageError(
+                    f"notification {index} ({notification_id}){where}: {exc}"
+                ) from None
+    return Notification(notification_id, sobject_type, fields["Id"], fields)
+
+
+def is_won(item: Notification) -> bool:
+    """IsWon as Salesforce sends it, ``true`` or ``false``; without the field, won (today's outbound
+    messages fire on Closed Won)."""
+    value = item.fields.get("IsWon")
+    if value is None:
+        return True
+    if value not in ("true", "false"):
         raise OutboundMessageError(
-            f"notification {index} ({notification_id}): {record_id!r} is not a Salesforce record id"
+            f"notification {item.notification_id} (Opportunity {item.record_id}) has IsWon {value!r}; "
+            "expected true or false"
         )
-    return Notification(notification_id, sobject_type, record_id, fields)
+    return value == "true"
 
 
 def same_organization(given: str, expected: str) -> bool:
-    # Salesforce ids compare on their first 15 characters (the last 3 only encode letter case).
-    return given[:15] == expected[:15]
+    """Whether the message's OrganizationId is the configured org, compared as full 18-character ids.
+
+    A given id whose checksum does not fit is refused (400); the configured one is checked when the
+    settings load (``Settings.salesforce_org_id``)."""
+    try:
+        given_18 = normalize_salesforce_id(given)
+    except InvalidSalesforceId as exc:
+        raise OutboundMessageError(f"OrganizationId: {exc}") from None
+    return given_18 == normalize_salesforce_id(expected)
 
 
 def ack_response() -> str:

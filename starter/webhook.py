@@ -4,22 +4,30 @@
 The SOAP Ack goes back only after Temporal accepted every signal of the message; otherwise Salesforce
 keeps the message and redelivers it (at least once, so duplicates are normal and harmless: signal-with-
 start on one workflow id per deal, upserts by external id downstream).
+
+Before a body is read: the source network (``Q2C_WEBHOOK_ALLOWED_NETWORKS``, else 403), the path token
+(``Q2C_WEBHOOK_TOKEN``, else 404 like any unknown path; never logged), SOAP's content type, uncompressed
+(else 415). The body must arrive within ``Q2C_WEBHOOK_BODY_TIMEOUT_SECONDS`` (408) and ``MAX_BODY_BYTES``
+(413). Then every record id is checked and normalised to 18 characters, and IsWon must be true or false.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import ipaddress
 import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from temporalio.client import Client
 
-from q2c.config import Settings
+from q2c.config import WEBHOOK_PATH, IPNetwork, Settings
 from q2c.domain.account_sync import SalesforceAccountChanged, SalesforceContactChanged
 from q2c.domain.messages import DealClosed, DealReopened
 from starter.accounts import account_sync_options, salesforce_account_changed, salesforce_contact_changed
@@ -30,6 +38,7 @@ from starter.outbound_message import (
     OutboundMessageError,
     ack_response,
     fault_response,
+    is_won,
     parse_outbound_message,
     same_organization,
 )
@@ -38,10 +47,76 @@ log = logging.getLogger("q2c.webhook")
 # Key prefixes of the objects this endpoint takes (one outbound message per object in Salesforce).
 KEY_PREFIXES = {"006": "Opportunity", "001": "Account", "003": "Contact"}
 MAX_BODY_BYTES = 5 * 1024 * 1024
+SOAP_MEDIA_TYPES = ("text/xml", "application/soap+xml")  # SOAP 1.1 (what Salesforce sends), SOAP 1.2
 
 
 def _soap(body: str, status: int = 200) -> Response:
-    return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
+    # A body left unread (too slow, too big) must not be taken for the next request: close the connection.
+    headers = {"Connection": "close"} if status in (408, 413) else None
+    return Response(body, status_code=status, media_type="text/xml; charset=utf-8", headers=headers)
+
+
+def _redacted(path: str) -> str:
+    """The path as logs may show it: whatever follows the endpoint's path (the token) is never logged."""
+    return WEBHOOK_PATH + ("/***" if len(path) > len(WEBHOOK_PATH) else "")
+
+
+def _check_source(host: str | None, allowed: tuple[IPNetwork, ...]) -> None:
+    if not allowed:
+        return
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        address = None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address is None or not any(address in network for network in allowed):
+        raise OutboundMessageError(
+            f"requests from {host or 'an unknown address'} are not accepted: not in the allowed networks "
+            "(Q2C_WEBHOOK_ALLOWED_NETWORKS)",
+            403,
+        )
+
+
+def _check_content(headers: Headers) -> None:
+    content_type = headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() not in SOAP_MEDIA_TYPES:
+        raise OutboundMessageError(
+            f"Content-Type {content_type or '(none)'} is not accepted: an outbound message is SOAP, text/xml",
+            415,
+        )
+    encodings = [e.strip().lower() for value in headers.getlist("content-encoding") for e in value.split(",")]
+    if any(encoding not in ("", "identity") for encoding in encodings):
+        raise OutboundMessageError(
+            f"Content-Encoding {', '.join(headers.getlist('content-encoding'))} is not accepted: send the "
+            "text/xml body uncompressed",
+            415,
+        )
+
+
+async def _read_body(request: Request, timeout_seconds: float) -> bytes:
+    """The body, read as it streams in: refused once over ``MAX_BODY_BYTES`` or ``timeout_seconds``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise OutboundMessageError(f"body of {declared} bytes is over {MAX_BODY_BYTES}", 413)
+    chunks: list[bytes] = []
+    received = 0
+    try:
+        async with asyncio.timeout(timeout_seconds):
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > MAX_BODY_BYTES:
+                    raise OutboundMessageError(f"body over {MAX_BODY_BYTES} bytes", 413)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise OutboundMessageError(
+            f"the body did not arrive within {timeout_seconds:g} s ({received} of "
+            f"{declared or 'an unknown number of'} bytes)",
+            408,
+        ) from None
+    except ClientDisconnect:
+        raise OutboundMessageError(f"the connection closed after {received} bytes of the body") from None
+    return b"".join(chunks)
 
 
 def _kind(item: Notification) -> str | None:
@@ -55,6 +130,8 @@ def _check_notification(item: Notification) -> None:
             f"notification {item.notification_id} is about {item.sobject_type or 'a record'} {item.record_id}; "
             "this endpoint takes Opportunity, Account and Contact notifications"
         )
+    if kind == "Opportunity":
+        is_won(item)  # refuses anything but true or false
     if kind == "Contact" and "AccountId" not in item.fields:
         raise OutboundMessageError(
             f"notification {item.notification_id} (Contact {item.record_id}) has no AccountId: add AccountId to "
@@ -66,6 +143,14 @@ def create_webhook_app(settings: Settings, client: Client | None = None) -> Star
     """The webhook app; without ``client`` it connects to Temporal when it starts serving."""
     temporal: dict[str, Client] = {}
     account_options = account_sync_options(settings)
+    token = settings.webhook_token.get_secret_value().encode() if settings.webhook_token else None
+    networks = settings.webhook_networks
+
+    def token_matches(rest_of_path: str) -> bool:
+        if token is None:
+            return rest_of_path == ""
+        given = rest_of_path[1:] if rest_of_path.startswith("/") else ""
+        return hmac.compare_digest(given.encode(), token)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -73,11 +158,16 @@ def create_webhook_app(settings: Settings, client: Client | None = None) -> Star
         yield
 
     async def outbound_message(request: Request) -> Response:
-        body = await request.body()
+        source = request.client.host if request.client else None
+        path = _redacted(request.url.path)
         try:
-            if len(body) > MAX_BODY_BYTES:
-                raise OutboundMessageError(f"body of {len(body)} bytes is over {MAX_BODY_BYTES}", 413)
-            message = parse_outbound_message(body)
+            _check_source(source, networks)
+            if not token_matches(request.path_params["rest"]):
+                # Answered like any unknown path: a prober learns nothing about the token.
+                log.warning("Refused POST %s from %s: not the webhook's path (token)", path, source)
+                return PlainTextResponse("Not Found", status_code=404)
+            _check_content(request.headers)
+            message = parse_outbound_message(await _read_body(request, settings.webhook_body_timeout_seconds))
             if not same_organization(message.organization_id, settings.salesforce_org_id):
                 raise OutboundMessageError(
                     f"organization {message.organization_id} is not the Salesforce org this q2c serves",
@@ -86,7 +176,7 @@ def create_webhook_app(settings: Settings, client: Client | None = None) -> Star
             for item in message.notifications:
                 _check_notification(item)
         except OutboundMessageError as exc:
-            log.warning("Rejected outbound message: %s", exc)
+            log.warning("Rejected outbound message on %s from %s: %s", path, source, exc)
             return _soap(fault_response(str(exc)), exc.status)
 
         client_now = temporal["client"]
@@ -116,7 +206,7 @@ def create_webhook_app(settings: Settings, client: Client | None = None) -> Star
                             contact_id=item.record_id, modified_by=modified_by, source="outbound-message"
                         ),
                     )
-            elif item.fields.get("IsWon", "true") == "false":
+            elif not is_won(item):
                 # Away from Closed Won: only an order that exists has anything to undo.
                 await deal_reopened(
                     client_now,
@@ -151,7 +241,8 @@ def create_webhook_app(settings: Settings, client: Client | None = None) -> Star
     return Starlette(
         lifespan=lifespan,
         routes=[
-            Route("/salesforce/outbound-message", outbound_message, methods=["POST"]),
+            # The token, when set, is the rest of the path; matched here so a wrong one is a plain 404.
+            Route(WEBHOOK_PATH + "{rest:path}", outbound_message, methods=["POST"]),
             Route("/healthz", health, methods=["GET"]),
         ],
     )
