@@ -3,18 +3,22 @@ and accounts concerned. Started by the ``poll-netsuite`` Temporal Schedule (paus
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from q2c.domain.account_sync import AccountNotifications, Notified
+    from q2c.domain.billing import CreditState
     from q2c.domain.messages import (
         AccountCredit,
         AccountMatch,
         BillingChanged,
+        CreditChange,
         CreditChanges,
         CreditReleased,
         CreditTask,
@@ -24,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         LoadWatermark,
         NetSuiteChanges,
         OrderIds,
+        ParkedWrite,
         PollInput,
         PollResult,
         ReadAccount,
@@ -37,28 +42,183 @@ with workflow.unsafe.imports_passed_through():
     from workflows import names
 
 T = TypeVar("T")
+# Credit evaluated in set-based queries, every waiting order released, per-customer write isolation,
+# overdue invoices re-signalled only on a shown change. Polls started before run the old path.
+SET_BASED_POLL = "set-based-poll"
+# A paged read of the whole account may take long on a real one; the heartbeat timeout, not this,
+# notices a worker that died.
+PAGED_ACTIVITY_TIMEOUT = 3600.0
+SIGNAL_BATCH = 100  # signals sent together, in one workflow task
 
 
 @workflow.defn(name=names.NETSUITE_POLL_WORKFLOW)
 class NetSuitePoll:
     """One poll of NetSuite. Id: ``poll:netsuite-<time>`` (from the schedule) or any id by hand.
 
-    Steps: load the watermark (the newest NetSuite modification time handled so far); read invoices
-    and customers changed since it (minus an overlap), plus customers with invoices overdue beyond
-    the threshold (time passing changes no modification date); signal ``billing_changed`` to the order
-    of every changed invoice; for every customer whose credit state differs from what Salesforce was
-    last told: set the account's hold flag, reason and balances, raise a Task for the account owner when
-    a hold starts, and signal ``credit_released`` to orders waiting for that customer when it ends;
-    finally save the watermark and the credit states, in one transaction.
+    Steps: load the watermark (the newest NetSuite modification time handled so far; a first poll
+    starts from NetSuite's newest change, replaying nothing); read invoices and customers changed
+    since it (minus an overlap), and the overdue invoices whose days overdue, amount due or status
+    changed since last shown (time passing changes no modification date); signal ``billing_changed``
+    to the order of each; hand changed customers to account sync; find the orders waiting in
+    ``awaiting_credit_release``; evaluate credit in set-based queries (every customer the rule may
+    hold, plus those last shown as held); for every customer whose state differs from what Salesforce
+    was last told: set the account's hold flag, reason and balances and raise a Task for the account
+    owner when a hold starts; signal ``credit_released`` to every waiting order whose customer is not
+    on hold, whether or not this poller saw the hold; finally save the watermark, the credit states
+    written, the overdue invoices shown and the writes parked, in one transaction.
 
-    Nothing is saved before every signal and write succeeded, so a failed or killed poll is simply
-    done again by the next one; and everything it does is idempotent (workflows re-read NetSuite on a
-    signal, accounts are updated to a state, tasks are upserted by key), so a duplicated or overlapping
-    poll changes nothing. No compensation: there is nothing to undo.
+    A Salesforce write for one customer that fails for good (its retries spent) parks that customer:
+    listed in the result and the current details with the reason, kept in the store, tried again by
+    every later poll; the rest of the poll goes on and the watermark advances. Anything else that fails
+    fails the poll before anything is saved, and the next poll does it again; everything it does is
+    idempotent (workflows re-read NetSuite on a signal, accounts are updated to a state, tasks are
+    upserted by key), so a repeated or overlapping poll changes nothing. No compensation: there is
+    nothing to undo.
     """
 
     @workflow.run
     async def run(self, request: PollInput) -> PollResult:
+        if not workflow.patched(SET_BASED_POLL):
+            return await self._run_before_set_based_poll(request)
+        start = await self._call(
+            "load_watermark", LoadWatermark(), WatermarkValue, queue=names.TASK_QUEUE, options=request
+        )
+        changes = await self._call(
+            "read_netsuite_changes",
+            ReadChanges(
+                watermark=start.watermark,
+                overlap_seconds=request.overlap_seconds,
+                credit_overdue_days=request.credit_overdue_days,
+                overdue_signals_per_poll=request.overdue_signals_per_poll,
+            ),
+            NetSuiteChanges,
+            queue=names.NETSUITE_TASK_QUEUE,
+            options=request,
+            pages=True,
+        )
+        signalled = await self._signal_orders(
+            [
+                (o, names.BILLING_CHANGED_SIGNAL, BillingChanged(reason="NetSuite invoice changed"))
+                for o in changes.opportunity_ids
+            ]
+        )
+
+        accounts = 0
+        if request.sync_accounts and start.watermark and changes.changed_customer_ids:
+            # Account sync: each changed customer to its pair's workflow (or the intake of a NetSuite-born
+            # one). Not on the first poll, which only finds where to start.
+            notified = await self._call(
+                "notify_account_changes",
+                AccountNotifications(
+                    netsuite_customers=changes.changed_customer_ids, source="netsuite-poller"
+                ),
+                Notified,
+                queue=names.TASK_QUEUE,
+                options=request,
+            )
+            accounts = notified.signalled
+
+        waiting = await self._call(
+            "find_orders",
+            FindOrders(query=f'{names.STAGE.name} = "{OrderStage.AWAITING_CREDIT_RELEASE.value}"'),
+            OrderIds,
+            queue=names.TASK_QUEUE,
+            options=request,
+        )
+        credit = await self._call(
+            "evaluate_credit",
+            EvaluateCredit(
+                customer_ids=changes.customer_ids,
+                overdue_days=request.credit_overdue_days,
+                waiting_orders=waiting.customer_ids,
+                changes_per_poll=request.credit_changes_per_poll,
+            ),
+            CreditChanges,
+            queue=names.NETSUITE_TASK_QUEUE,
+            options=request,
+            pages=True,
+        )
+        raised = released = 0
+        written: list[CreditState] = []
+        parked: list[ParkedWrite] = []
+        for change in credit.changes:
+            try:
+                await self._show_credit(change, request)
+            except ActivityError as failure:
+                parked.append(_parked(change, failure))
+                continue
+            written.append(change.state)
+            if change.state.on_hold and not change.was_on_hold:
+                raised += 1
+            elif not change.state.on_hold and change.was_on_hold:
+                released += 1
+        signalled += await self._signal_orders(
+            [
+                (o, names.CREDIT_RELEASED_SIGNAL, CreditReleased(customer_id=waiting.customer_ids[o]))
+                for o in credit.released_orders
+            ]
+        )
+
+        await self._call(
+            "save_poll",
+            SavePoll(
+                watermark=changes.watermark,
+                credit=written,
+                shown_invoices=changes.shown_invoices,
+                unwatched_invoices=changes.unwatched_invoices,
+                parked=parked,
+                unparked=credit.settled,
+            ),
+            Written,
+            queue=names.TASK_QUEUE,
+            options=request,
+        )
+        if parked:
+            workflow.set_current_details(
+                "**Parked (retried by the next poll):**\n"
+                + "\n".join(f"- NetSuite customer {p.record_id}: {p.reason}" for p in parked)
+            )
+        return PollResult(
+            watermark=changes.watermark,
+            invoices_read=changes.invoices_read,
+            orders_signalled=signalled,
+            credit_changes=len(credit.changes),
+            holds_raised=raised,
+            holds_released=released,
+            accounts_signalled=accounts,
+            parked=parked,
+        )
+
+    async def _show_credit(self, change: CreditChange, request: PollInput) -> None:
+        """What Salesforce shows of one customer's credit: the account's fields, and a Task when a hold
+        starts. Raises ActivityError when a write failed for good."""
+        state = change.state
+        if change.account_id is None:
+            # Linked before q2c kept links (or by a person): the cross id on the account says which.
+            match = await self._call(
+                "find_account_for_customer",
+                FindAccount(netsuite_customer_id=state.customer_id),
+                AccountMatch,
+                queue=names.TASK_QUEUE,
+                options=request,
+            )
+            change.account_id = match.account.id if match.account else None
+        if change.account_id is None:
+            return
+        await self._call(
+            "set_account_credit",
+            AccountCredit(account_id=change.account_id, state=state),
+            Written,
+            queue=names.TASK_QUEUE,
+            options=request,
+        )
+        if state.on_hold and not change.was_on_hold:
+            await self._raise_task(
+                change.account_id, change.company_name, state.customer_id, state.reason or "", request
+            )
+
+    async def _run_before_set_based_poll(self, request: PollInput) -> PollResult:
+        """The poll as it ran before SET_BASED_POLL; kept, unchanged, for polls started before."""
         start = await self._call(
             "load_watermark", LoadWatermark(), WatermarkValue, queue=names.TASK_QUEUE, options=request
         )
@@ -201,6 +361,15 @@ class NetSuitePoll:
             options=request,
         )
 
+    async def _signal_orders(self, signals: list[tuple[str, str, Any]]) -> int:
+        """Send (opportunity id, signal, argument) signals, a batch at a time rather than one workflow task
+        each; returns how many reached a running order."""
+        sent = 0
+        for start in range(0, len(signals), SIGNAL_BATCH):
+            batch = signals[start : start + SIGNAL_BATCH]
+            sent += sum(await asyncio.gather(*(self._signal_order(*signal) for signal in batch)))
+        return sent
+
     async def _signal_order(self, opportunity_id: str, signal: str, arg: Any) -> int:
         handle = workflow.get_external_workflow_handle(names.order_workflow_id(opportunity_id))
         try:
@@ -211,16 +380,43 @@ class NetSuitePoll:
         return 1
 
     async def _call(
-        self, activity: str, arg: Any, result_type: type[T], *, queue: str, options: PollInput
+        self,
+        activity: str,
+        arg: Any,
+        result_type: type[T],
+        *,
+        queue: str,
+        options: PollInput,
+        pages: bool = False,
     ) -> T:
+        """``pages``: the activity reads the whole account a page at a time, as long as that takes,
+        heartbeating after each page; a worker that dies mid-way is noticed by the heartbeat timeout."""
+        timeout = max(60.0, options.options.activity_timeout_seconds)
         return await workflow.execute_activity(
             activity,
             arg,
             result_type=result_type,
             task_queue=queue,
-            start_to_close_timeout=dt.timedelta(seconds=max(60.0, options.options.activity_timeout_seconds)),
+            start_to_close_timeout=dt.timedelta(seconds=PAGED_ACTIVITY_TIMEOUT if pages else timeout),
+            heartbeat_timeout=dt.timedelta(seconds=timeout) if pages else None,
             retry_policy=RetryPolicy(
                 maximum_interval=dt.timedelta(seconds=options.options.activity_max_interval_seconds),
                 maximum_attempts=options.options.activity_max_attempts,
             ),
         )
+
+
+def _parked(change: CreditChange, failure: ActivityError) -> ParkedWrite:
+    cause = failure.cause
+    message = cause.message if isinstance(cause, ApplicationError) else str(cause or failure)
+    account = f"account {change.account_id}" if change.account_id else "its account"
+    return ParkedWrite(
+        record_id=change.state.customer_id,
+        account_id=change.account_id,
+        reason=(
+            f"showing the credit state of NetSuite customer {change.state.customer_id} "
+            f"({change.company_name}) on Salesforce {account} failed: {message}. Fix the account or the "
+            "link (NetSuite_Internal_ID__c); the next poll tries again."
+        ),
+        attempts=change.parked_attempts + 1,
+    )

@@ -29,10 +29,13 @@ POLLER = "salesforce"
 
 @workflow.defn(name=names.SALESFORCE_POLL_WORKFLOW)
 class SalesforcePoll:
-    """One poll of Salesforce: load the watermark; read accounts and contacts whose SystemModstamp is past
-    it (minus an overlap), leaving out those q2c's integration user changed last (loop guard 1); signal
-    each pair's workflow; then save the newest SystemModstamp read. Nothing is saved before every signal
-    went out, so a failed poll is done again by the next one; a repeated event is one more re-read."""
+    """One poll of Salesforce: load the watermark (a cursor per object on SystemModstamp and Id); read the
+    next page of accounts and contacts past it, leaving out those q2c's integration user changed last
+    (loop guard 1); signal each pair's workflow; then save the cursors. A data load larger than a page
+    takes as many polls as it has pages, none read twice; records that may have been in flight when read
+    (stamped within the overlap of the read) are read once more by the next poll that has caught up.
+    Nothing is saved before every signal went out, so a failed poll is done again by the next one; a
+    repeated event is one more re-read."""
 
     @workflow.run
     async def run(self, request: SalesforcePollInput) -> SalesforcePollResult:

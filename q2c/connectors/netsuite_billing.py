@@ -7,17 +7,37 @@ fields go through the record API (which every account has) rather than through S
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from q2c.connectors.errors import ApiError, ErrorKind
-from q2c.connectors.netsuite import RECORD_PATH, NetSuiteClient, ref_id, ref_name
+from q2c.connectors.netsuite import RECORD_PATH, NetSuiteClient, parse_netsuite_time, ref_id, ref_name
 from q2c.domain.billing import CustomerCredit, Invoice, OrderBilling
 
 SUITEQL_TIME = "%Y-%m-%d %H:%M:%S"
 # SuiteQL prints a raw datetime column as a date in the user's format (no time): ask for the time.
 MODIFIED = "TO_CHAR(t.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS modified"
+PAGE = 1000  # SuiteQL's largest page
+IN_LIST = 500  # ids per IN (...) list
+# What Salesforce shows of an invoice (NetSuite_Invoice__c): a change here is worth the order's re-read.
+SHOWN_INVOICE_COLUMNS = (
+    "tranid",
+    "status",
+    "foreigntotal",
+    "foreignamountremaining",
+    "duedate",
+    "daysoverduesearch",
+)
+# A customer's credit fields in SuiteQL: the "search" columns are the ones NetSuite keeps current.
+CREDIT_COLUMNS = (
+    "c.id, c.companyname, c.creditholdoverride, c.creditlimit, c.balancesearch, c.overduebalancesearch, "
+    "c.daysoverduesearch"
+)
+_SHOWN = ", ".join(f"t.{column}" for column in SHOWN_INVOICE_COLUMNS)
+Progress = Callable[[int], None]  # called with the rows read so far, after every page (heartbeats)
 
 
 def _decimal(value: Any) -> Decimal:
@@ -50,6 +70,28 @@ class ChangedInvoice:
     customer_id: str
     sales_order_id: str | None
     modified: str
+    # A fingerprint of what Salesforce shows of the invoice (number, amounts, status, due date, days
+    # overdue) and of its modification time: the same invoice read again by the next poll, unchanged,
+    # has the same one.
+    shown: str = ""
+
+
+def _shown_fingerprint(row: dict[str, Any]) -> str:
+    text = "|".join(str(row.get(column, "")) for column in (*SHOWN_INVOICE_COLUMNS, "modified"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _credit(row: dict[str, Any]) -> CustomerCredit:
+    limit = row.get("creditlimit")
+    return CustomerCredit(
+        customer_id=str(row["id"]),
+        company_name=str(row.get("companyname") or ""),
+        credit_hold_override=str(row.get("creditholdoverride") or "AUTO").upper(),
+        credit_limit=Decimal(str(limit)) if limit not in (None, "") else None,
+        balance=_decimal(row.get("balancesearch")),
+        overdue_balance=_decimal(row.get("overduebalancesearch")),
+        days_overdue=_int(row.get("daysoverduesearch")),
+    )
 
 
 def _changed_invoices(rows: list[dict[str, Any]]) -> list[ChangedInvoice]:
@@ -59,6 +101,7 @@ def _changed_invoices(rows: list[dict[str, Any]]) -> list[ChangedInvoice]:
             customer_id=str(row.get("entity") or ""),
             sales_order_id=str(row["createdfrom"]) if row.get("createdfrom") else None,
             modified=str(row.get("modified") or ""),
+            shown=_shown_fingerprint(row),
         )
         for row in rows
     ]
@@ -112,7 +155,7 @@ class NetSuiteBilling:
 
     async def invoices_changed_since(self, since: dt.datetime) -> list[ChangedInvoice]:
         rows = await self._client.suiteql_rows(
-            f"SELECT DISTINCT t.id, t.entity, {MODIFIED}, tl.createdfrom FROM transaction t "
+            f"SELECT DISTINCT t.id, t.entity, {MODIFIED}, tl.createdfrom, {_SHOWN} FROM transaction t "
             "JOIN transactionline tl ON tl.transaction = t.id "
             f"WHERE t.type = 'CustInvc' AND t.lastmodifieddate >= {suiteql_time(since)} "
             "ORDER BY t.lastmodifieddate, t.id"
@@ -127,15 +170,76 @@ class NetSuiteBilling:
         )
         return [(str(row["id"]), str(row.get("modified") or "")) for row in rows]
 
-    async def overdue_invoices(self) -> list[ChangedInvoice]:
-        """Open invoices past their due date: time passing changes them without modifying them."""
-        rows = await self._client.suiteql_rows(
-            f"SELECT DISTINCT t.id, t.entity, {MODIFIED}, tl.createdfrom, t.daysoverduesearch "
-            "FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
-            "WHERE t.type = 'CustInvc' AND t.foreignamountremaining > 0 AND t.daysoverduesearch > 0 "
-            "ORDER BY t.id"
+    async def newest_modification(self) -> dt.datetime | None:
+        """NetSuite's time of its newest invoice or customer change: where a first poll starts."""
+        newest = []
+        for table, where in (("transaction", "WHERE t.type = 'CustInvc'"), ("customer", "")):
+            rows = await self._client.suiteql_rows(
+                f"SELECT TO_CHAR(MAX(t.lastmodifieddate), 'YYYY-MM-DD HH24:MI:SS') AS modified "
+                f"FROM {table} t {where}"
+            )
+            newest += [parse_netsuite_time(str(r["modified"])) for r in rows if r.get("modified")]
+        return max(newest, default=None)
+
+    async def overdue_invoices(self, progress: Progress | None = None) -> list[ChangedInvoice]:
+        """Open invoices past their due date (time passing changes them without modifying them), with
+        what Salesforce shows of each; paged by id, past SuiteQL's 100,000-row reach."""
+        rows = await self._keyset(
+            lambda after: (
+                f"SELECT DISTINCT t.id, t.entity, {MODIFIED}, tl.createdfrom, {_SHOWN} "
+                "FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
+                "WHERE t.type = 'CustInvc' AND t.foreignamountremaining > 0 AND t.daysoverduesearch > 0 "
+                f"AND t.id > {after} ORDER BY t.id"
+            ),
+            progress,
         )
         return _changed_invoices(rows)
+
+    async def customers_possibly_on_hold(
+        self, overdue_days: int, progress: Progress | None = None
+    ) -> list[CustomerCredit]:
+        """Every customer the credit rule (``q2c.domain.billing.credit_state``) may put on hold: override
+        On, or (unless Off) an invoice overdue beyond ``overdue_days`` or the balance over the limit.
+        One query for the whole account, paged by id: the rule itself is applied by the caller."""
+        return [
+            _credit(row)
+            for row in await self._keyset(
+                lambda after: (
+                    f"SELECT {CREDIT_COLUMNS} FROM customer c WHERE c.id > {after} AND "
+                    "(c.creditholdoverride = 'ON' OR (COALESCE(c.creditholdoverride, 'AUTO') <> 'OFF' AND "
+                    f"(c.daysoverduesearch > {int(overdue_days)} OR c.balancesearch > c.creditlimit))) "
+                    "ORDER BY c.id"
+                ),
+                progress,
+            )
+        ]
+
+    async def customer_credits(self, customer_ids: Iterable[str]) -> list[CustomerCredit]:
+        """The credit fields of these customers, a few hundred per query."""
+        ids = sorted({_literal_id(i) for i in customer_ids}, key=int)
+        found: list[CustomerCredit] = []
+        for start in range(0, len(ids), IN_LIST):
+            rows = await self._client.suiteql_rows(
+                f"SELECT {CREDIT_COLUMNS} FROM customer c WHERE c.id IN ({', '.join(ids[start : start + IN_LIST])}) "
+                "ORDER BY c.id"
+            )
+            found += [_credit(row) for row in rows]
+        return found
+
+    async def _keyset(self, query: Callable[[int], str], progress: Progress | None) -> list[dict[str, Any]]:
+        """Every row of ``query(after_id)`` (which must order by id), a page at a time: a growing lower
+        bound rather than offsets, so no page re-counts the ones before and no row is out of reach."""
+        rows: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            page = await self._client.suiteql(query(after), limit=PAGE)
+            items = page.get("items") or []
+            rows += items
+            if progress is not None:
+                progress(len(rows))
+            if not items or not page.get("hasMore"):
+                return rows
+            after = int(items[-1]["id"])
 
     async def bill_sales_order(self, sales_order_id: str) -> str:
         """Invoice the whole sales order (NetSuite's transform); returns the new invoice's id."""

@@ -534,3 +534,20 @@ class SalesforcePollResult(BaseModel):
     accounts_signalled: int
     contacts_signalled: int
     own_writes_skipped: int
+
+
+class ChangeCursor(BaseModel):
+    """How far the Salesforce poller has read one object, in (SystemModstamp, Id) order."""
+
+    stamp: str  # ISO 8601: the SystemModstamp of the last record read
+    id: str = ""  # that record's Id; "" when every record stamped ``stamp`` is still to be read
+    behind: bool = False  # the last page was full: the next poll goes on from exactly here
+    # Records stamped from here on may have been in flight (committed after a poll read past their
+    # stamp): the next poll that is not behind reads again from here.
+    reread_from: str | None = None
+
+
+class SalesforceWatermark(BaseModel):
+    """The Salesforce poller's watermark: one cursor per object (stored as JSON)."""
+
+    objects: dict[str, ChangeCursor] = Field(default_factory=dict)

@@ -1,3 +1,19 @@
-from q2c.store.store import CreditRecord, LinkKind, RecordLink, Store, Watermark
+from q2c.store.store import (
+    CreditRecord,
+    LinkKind,
+    ParkedRecord,
+    RecordLink,
+    ShownInvoice,
+    Store,
+    Watermark,
+)
 
-__all__ = ["CreditRecord", "LinkKind", "RecordLink", "Store", "Watermark"]
+__all__ = [
+    "CreditRecord",
+    "LinkKind",
+    "ParkedRecord",
+    "RecordLink",
+    "ShownInvoice",
+    "Store",
+    "Watermark",
+]

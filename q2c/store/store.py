@@ -7,11 +7,15 @@ idempotent upserts, because activities that make them can be retried.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
+
+# Ids per IN (...) list: well inside SQLite's and Postgres' limits on bound parameters.
+_IN_CHUNK = 500
 
 
 class LinkKind(StrEnum):
@@ -58,6 +62,32 @@ class CreditRecord(SQLModel, table=True):
     on_hold: bool
     reason: str | None = None
     fingerprint: str
+    updated_at: dt.datetime = Field(default_factory=_now)
+
+
+class ShownInvoice(SQLModel, table=True):
+    """What the order of an invoice the poller watches (changed lately, or overdue) was last signalled
+    for: a fingerprint of what Salesforce shows of it. The poller signals the order again only when it
+    changes; an invoice no longer watched is forgotten."""
+
+    __tablename__ = "shown_invoice"
+
+    invoice_id: str = Field(primary_key=True)
+    fingerprint: str
+    updated_at: dt.datetime = Field(default_factory=_now)
+
+
+class ParkedRecord(SQLModel, table=True):
+    """A write a poller could not make for good: shown until a later poll makes it."""
+
+    __tablename__ = "parked_record"
+
+    poller: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    account_id: str | None = None
+    reason: str
+    attempts: int = 1
+    parked_at: dt.datetime = Field(default_factory=_now)
     updated_at: dt.datetime = Field(default_factory=_now)
 
 
@@ -109,14 +139,38 @@ class Store:
         with Session(self.engine) as session:
             return list(session.exec(select(RecordLink).where(RecordLink.kind == kind.value)))
 
+    def salesforce_ids(self, kind: LinkKind, netsuite_ids: Iterable[str]) -> dict[str, str]:
+        """NetSuite id -> linked Salesforce id, for those of ``netsuite_ids`` that are linked."""
+        wanted = sorted(set(netsuite_ids))
+        found: dict[str, str] = {}
+        with Session(self.engine) as session:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                query = select(RecordLink).where(
+                    RecordLink.kind == kind.value,
+                    col(RecordLink.netsuite_id).in_(wanted[start : start + _IN_CHUNK]),
+                )
+                found.update({row.netsuite_id: row.salesforce_id for row in session.exec(query)})
+        return found
+
     # -- pollers ---------------------------------------------------------------------------------
     def watermark(self, name: str) -> str | None:
         with Session(self.engine) as session:
             row = session.get(Watermark, name)
             return row.value if row else None
 
-    def save_poll(self, name: str, watermark: str, credit: list[CreditRecord]) -> None:
-        """Advance the watermark and record the credit states written, in one transaction."""
+    def save_poll(
+        self,
+        name: str,
+        watermark: str,
+        credit: list[CreditRecord],
+        *,
+        shown_invoices: Mapping[str, str] | None = None,
+        unwatched_invoices: Iterable[str] = (),
+        parked: Iterable[ParkedRecord] = (),
+        unparked: Iterable[str] = (),
+    ) -> None:
+        """Advance the watermark and record what the poll did, in one transaction: the credit states
+        written (no longer parked), the invoices signalled, the writes that failed for good."""
         with Session(self.engine) as session:
             row = session.get(Watermark, name) or Watermark(name=name, value=watermark)
             row.value, row.updated_at = watermark, _now()
@@ -129,7 +183,49 @@ class Store:
                     existing.on_hold, existing.reason = record.on_hold, record.reason
                     existing.fingerprint, existing.updated_at = record.fingerprint, _now()
                     session.add(existing)
+                done = session.get(ParkedRecord, (name, record.customer_id))
+                if done is not None:
+                    session.delete(done)
+            for invoice_id, fingerprint in (shown_invoices or {}).items():
+                shown = session.get(ShownInvoice, invoice_id) or ShownInvoice(
+                    invoice_id=invoice_id, fingerprint=fingerprint
+                )
+                shown.fingerprint, shown.updated_at = fingerprint, _now()
+                session.add(shown)
+            for invoice_id in unwatched_invoices:
+                gone = session.get(ShownInvoice, invoice_id)
+                if gone is not None:
+                    session.delete(gone)
+            for record_id in unparked:
+                settled = session.get(ParkedRecord, (name, record_id))
+                if settled is not None:
+                    session.delete(settled)
+            for failed in parked:
+                kept = session.get(ParkedRecord, (name, failed.record_id))
+                if kept is None:
+                    session.add(ParkedRecord.model_validate({**failed.model_dump(), "poller": name}))
+                else:
+                    kept.account_id, kept.reason, kept.attempts = (
+                        failed.account_id,
+                        failed.reason,
+                        failed.attempts,
+                    )
+                    kept.updated_at = _now()
+                    session.add(kept)
             session.commit()
+
+    def shown_invoices(self) -> dict[str, str]:
+        with Session(self.engine) as session:
+            return {row.invoice_id: row.fingerprint for row in session.exec(select(ShownInvoice))}
+
+    def parked_records(self, poller: str) -> list[ParkedRecord]:
+        with Session(self.engine) as session:
+            query = (
+                select(ParkedRecord)
+                .where(ParkedRecord.poller == poller)
+                .order_by(col(ParkedRecord.record_id))
+            )
+            return list(session.exec(query))
 
     def credit_records(self, *, on_hold_only: bool = False) -> dict[str, CreditRecord]:
         query = select(CreditRecord)

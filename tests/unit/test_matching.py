@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from q2c.connectors.netsuite_customers import name_pattern
 from q2c.domain.matching import (
     AccountCandidate,
     MatchKind,
@@ -161,3 +164,44 @@ def test_no_match_means_create() -> None:
 def test_a_stale_cross_id_falls_through_to_the_next_rule() -> None:
     result = match(_sf(cross_id="999"), [_ns("1", "Acme Corporation")])
     assert result.kind is MatchKind.UNIQUE and result.rule is MatchRule.NAME
+
+
+# --- the NetSuite candidate query's name condition: necessary for every name with the same key ----------
+def _sql_like(name: str, pattern: str) -> bool:
+    """What the SuiteQL condition does: lower-case, drop dots and apostrophes, then LIKE."""
+    text = name.lower().replace(".", "").replace("'", "").replace("\u2019", "")
+    regex = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
+    return re.fullmatch(regex, text, flags=re.DOTALL) is not None
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Acme, Inc.",
+        "The Acme Inc.",
+        "Acme GmbH & Co. KG",
+        "Müller GmbH",
+        "Muller GmbH",
+        "Société Générale S.A.",
+        "Societe Generale SA",
+        "McDonald's Corporation",
+        "McDonald\u2019s Corp",
+        "Johnson & Johnson",
+        "Johnson and Johnson",
+        "Hewlett-Packard Company",
+        "AT&T Inc.",
+        "I.B.M. Corp",
+        "Nakatomi Trading",
+        "NAKATOMI-TRADING LLC",
+        "Inc",
+    ],
+)
+def test_the_name_pattern_admits_every_spelling_of_the_same_company(name: str) -> None:
+    key = normalize_company_name(name)
+    assert _sql_like(name, name_pattern(key)), (name, key, name_pattern(key))
+
+
+def test_the_name_pattern_leaves_out_companies_that_only_share_a_word() -> None:
+    pattern = name_pattern(normalize_company_name("Nakatomi Trading Inc."))
+    assert not _sql_like("Nakatomi Plaza", pattern)
+    assert not _sql_like("Trading Nakatomi", pattern)  # the words in order

@@ -292,6 +292,9 @@ RECORD_TYPES: dict[str, RecordType] = {
                     "externalid": "externalId",
                     "datecreated": "dateCreated",
                     "lastmodifieddate": "lastModifiedDate",
+                    # A custom entity field is a SuiteQL column under its script id, as on a real
+                    # account; this is the one q2c reads (the Salesforce account id).
+                    "custentity_sf_account_id": "custentity_sf_account_id",
                 },
             ),
         ),
