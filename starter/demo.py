@@ -27,7 +27,7 @@ from starter.connect import connect_temporal
 from starter.demo_accounts import run_account_sync
 from starter.demo_lifecycle import run_lifecycle
 from starter.orders import deal_closed, wait_until_settled, web_ui_link
-from starter.processes import Supervisor, port_open, q2c_command, wait_for
+from starter.processes import ChildExited, RestartPolicy, Supervisor, port_open, q2c_command, wait_for
 from starter.schedules import ensure_poll_schedule, ensure_salesforce_poll_schedule
 from starter.temporal_server import dev_server_command
 from worker import salesforce_client
@@ -35,6 +35,13 @@ from workflows import names
 
 # Wide enough for the table when the output is a file or a CI log (rich assumes 80 columns there).
 console = Console() if sys.stdout.isatty() else Console(width=150)
+# The worker and the webhook hold no state of their own (Temporal and the sandboxes do): when one
+# exits, start it again rather than stop the demo; work waiting for it resumes where it stopped.
+RESTART = RestartPolicy(max_restarts=5, first_delay_seconds=1.0, max_delay_seconds=30.0)
+
+
+def _report(message: str) -> None:
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ def _stop_on_signals() -> None:
 def run_demo(settings: Settings, *, keep_running: bool, deal_timeout: float = 120.0) -> int:
     _stop_on_signals()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    supervisor = Supervisor(settings.data_dir / "logs", env=settings.to_env())
+    supervisor = Supervisor(settings.data_dir / "logs", env=settings.to_env(), report=_report)
     sf_host, sf_port = _host_port(settings.salesforce_token_url.split("/services/")[0].split("//")[1])
     ns_host, ns_port = _host_port(settings.netsuite_base_url.split("//")[1])
     t_host, t_port = _host_port(settings.temporal_address)
@@ -94,8 +101,9 @@ def run_demo(settings: Settings, *, keep_running: bool, deal_timeout: float = 12
         for name in ("Temporal", "Salesforce sandbox", "NetSuite sandbox"):
             host, port = wanted[name]
             wait_for(partial(port_open, host, port), timeout=60, what=name, on_wait=supervisor.check_alive)
-        supervisor.start("worker", q2c_command("worker"))
-        supervisor.start("webhook", q2c_command("webhook"))
+        supervisor.start("worker", q2c_command("worker"), restart=RESTART)
+        supervisor.start("webhook", q2c_command("webhook"), restart=RESTART)
+        supervisor.watch()
         wait_for(
             lambda: port_open(settings.webhook_host, settings.webhook_port),
             timeout=60,
@@ -104,13 +112,18 @@ def run_demo(settings: Settings, *, keep_running: bool, deal_timeout: float = 12
         )
         console.print(
             f"Started Temporal, sandboxes, worker and webhook in {time.monotonic() - started:.1f}s "
-            f"(logs in {supervisor.log_dir})"
+            f"(logs in {supervisor.log_dir}; sandbox credentials in {setup.credentials_path})"
         )
         code = asyncio.run(_close_deals(settings, setup, deal_timeout))
         if keep_running:
             console.print(
                 f"\nEverything keeps running. Temporal web UI: {settings.temporal_ui_url}  "
                 "(Ctrl-C stops every process)"
+            )
+            _report(
+                f"If the worker exits, the demo starts it again (up to {RESTART.max_restarts} times). "
+                f"To restart only the worker, e.g. after changing its code: kill {supervisor.pid('worker')} "
+                "(the demo starts a fresh one), or run `q2c worker` in another terminal."
             )
             while True:
                 supervisor.check_alive()
@@ -119,6 +132,9 @@ def run_demo(settings: Settings, *, keep_running: bool, deal_timeout: float = 12
     except KeyboardInterrupt:
         console.print("\nStopping.")
         return 130
+    except ChildExited as exc:
+        _report(f"{exc}. Stopping every process the demo started.")
+        return 1
     finally:
         supervisor.stop_all()
 

@@ -10,6 +10,9 @@ Admin API (added to each sandbox under ``/__admin``):
                  "path": "sobjects/Opportunity", "next": 3, "retry_after": 2}]}
   GET /faults   rules with how many faults each injected; DELETE /faults clears them
   PUT /latency  {"fixed_seconds": 0.08, "jitter_seconds": 0.04, "seed": 7}; GET /latency
+
+The latency is kept across restarts (``AdminKnobs``, beside the sandbox's database) and announced when
+restored; fault rules are not: a restart starts with none.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from q2c.sandbox.common import ADMIN_PREFIX, RequestLog, admin_endpoint
+from q2c.sandbox.common import ADMIN_PREFIX, AdminKnobs, RequestLog, admin_endpoint
 
 
 class FaultKind(StrEnum):
@@ -152,6 +155,7 @@ class FaultPlan:
 class LatencyModel:
     fixed_seconds: float = 0.0
     jitter_seconds: float = 0.0
+    seed: int | None = None
     _rng: random.Random = field(default_factory=random.Random)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -159,8 +163,27 @@ class LatencyModel:
         if fixed_seconds < 0 or jitter_seconds < 0:
             raise FaultRuleError("latency must not be negative")
         with self._lock:
-            self.fixed_seconds, self.jitter_seconds = fixed_seconds, jitter_seconds
+            self.fixed_seconds, self.jitter_seconds, self.seed = fixed_seconds, jitter_seconds, seed
             self._rng = random.Random(seed)
+
+    def restore(self, knobs: AdminKnobs) -> str | None:
+        """Take over the latency saved by an earlier run; its description when there was one."""
+        saved = knobs.load().get("latency")
+        if not isinstance(saved, dict):
+            return None
+        try:
+            self.configure(
+                float(saved.get("fixed_seconds", 0.0)),
+                float(saved.get("jitter_seconds", 0.0)),
+                saved.get("seed"),
+            )
+        except (FaultRuleError, TypeError, ValueError):
+            return None  # a hand-edited file: the default (none) rather than a crash at start
+        return self.describe() if self.fixed_seconds or self.jitter_seconds else None
+
+    def describe(self) -> str:
+        jitter = f" + up to {self.jitter_seconds:g} s jitter" if self.jitter_seconds else ""
+        return f"latency {self.fixed_seconds:g} s{jitter}"
 
     def delay(self) -> float:
         with self._lock:
@@ -241,7 +264,9 @@ async def _drop(send: Send) -> None:
     raise ConnectionAbortedError("injected fault: connection dropped")
 
 
-def fault_admin_routes(admin_key: str, plan: FaultPlan, latency: LatencyModel) -> list[Route]:
+def fault_admin_routes(
+    admin_key: str, plan: FaultPlan, latency: LatencyModel, knobs: AdminKnobs
+) -> list[Route]:
     async def faults(request: Request) -> Response:
         if request.method == "PUT":
             body = await request.json()
@@ -266,6 +291,7 @@ def fault_admin_routes(admin_key: str, plan: FaultPlan, latency: LatencyModel) -
                 )
             except (FaultRuleError, TypeError, ValueError, AttributeError) as exc:
                 return JSONResponse({"error": str(exc)}, 400)
+            knobs.save("latency", {**latency.to_json(), "seed": latency.seed})
         return JSONResponse(latency.to_json())
 
     return [

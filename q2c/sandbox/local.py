@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from q2c.sandbox.netsuite.app import NetSuiteSandboxSettings
 from q2c.sandbox.netsuite.app import create_app as create_netsuite_app
 from q2c.sandbox.salesforce.app import SalesforceSandboxSettings
 from q2c.sandbox.salesforce.app import create_app as create_salesforce_app
+from q2c.sandbox.salesforce.values import BASE62
 from q2c.sandbox.server import BackgroundServer, free_port
 from q2c.sandbox.tls import ServerCert, ensure_server_cert
 
@@ -42,13 +44,25 @@ class LocalSandboxes:
         return Settings(_env_file=None, **(values | overrides))
 
 
+_instances = itertools.count(1)
+
+
+def _next_instance() -> str:
+    """Characters 4-5 of the Salesforce ids of the next sandboxes started in this process ("01", ...)."""
+    n = next(_instances) % (62 * 62)
+    return BASE62[n // 62] + BASE62[n % 62]
+
+
 @contextmanager
 def local_sandboxes(
     root: Path, *, salesforce: dict[str, Any] | None = None, netsuite: dict[str, Any] | None = None
 ) -> Iterator[LocalSandboxes]:
     """Serve both sandboxes (data under ``root``) until the block ends; extra settings by keyword."""
     cert = ensure_server_cert(root / "tls")
-    sf_settings = SalesforceSandboxSettings(db_path=root / "salesforce.db", **(salesforce or {}))
+    # Each pair of sandboxes on its own instance: tests share one Temporal server, and two sandboxes
+    # handing out the same account id would signal each other's account workflows.
+    salesforce = {"instance": _next_instance(), **(salesforce or {})}
+    sf_settings = SalesforceSandboxSettings(db_path=root / "salesforce.db", **salesforce)
     ns_settings = NetSuiteSandboxSettings(db_path=root / "netsuite.db", **(netsuite or {}))
     sf_server = BackgroundServer(create_salesforce_app(sf_settings), "127.0.0.1", free_port(), cert).start()
     ns_server = BackgroundServer(create_netsuite_app(ns_settings), "127.0.0.1", free_port(), cert).start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ class SandboxSetup:
     cert: ServerCert
     salesforce: SalesforceSandboxSettings
     netsuite: NetSuiteSandboxSettings
+    credentials_path: Path  # the credentials, readable by their owner only; the banner points at it
 
     @property
     def salesforce_url(self) -> str:
@@ -33,30 +35,53 @@ class SandboxSetup:
     def netsuite_url(self) -> str:
         return f"https://{self.host}:{self.netsuite_port}"
 
-    def describe(self) -> str:
+    def credentials(self) -> str:
         sf, ns = self.salesforce, self.netsuite
+        return "\n".join(
+            [
+                f"admin API key (header X-Sandbox-Admin-Key, prefix /__admin): {sf.admin_key}",
+                f"salesforce client id      {sf.client_id}",
+                f"salesforce client secret  {sf.client_secret}",
+                f"salesforce username       {sf.username}",
+                f"salesforce password       {sf.password}",
+                f"netsuite consumer key     {ns.consumer_key}",
+                f"netsuite consumer secret  {ns.consumer_secret}",
+                f"netsuite token id         {ns.token_id}",
+                f"netsuite token secret     {ns.token_secret}",
+            ]
+        )
+
+    def write_credentials(self) -> Path:
+        """Write ``credentials()`` to ``credentials_path``, mode 0600 (also when the file existed)."""
+        descriptor = os.open(self.credentials_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(self.credentials() + "\n")
+        return self.credentials_path
+
+    def describe(self, *, with_credentials: bool) -> str:
+        """The start-up banner. Without credentials (for anything that may end up in a log file) it
+        says where they are instead."""
+        sf, ns = self.salesforce, self.netsuite
+        if with_credentials:
+            secrets = ["", *(f"  {line}" for line in self.credentials().splitlines())]
+        else:
+            secrets = []
         return "\n".join(
             [
                 "q2c sandboxes",
                 f"  CA certificate (trust it):   {self.cert.ca_path}",
-                f"  Admin API key (header X-Sandbox-Admin-Key, prefix /__admin): {sf.admin_key}",
+                f"  credentials: {self.credentials_path} (readable by you only)",
                 "",
                 f"  Salesforce   {self.salesforce_url}",
                 f"    token URL      {self.salesforce_url}/services/oauth2/token",
                 f"    org id         {sf.org_id}",
-                f"    client id      {sf.client_id}",
-                f"    client secret  {sf.client_secret}",
-                f"    username       {sf.username}",
-                f"    password       {sf.password}",
                 "",
                 f"  NetSuite     {self.netsuite_url}",
                 f"    record API     {self.netsuite_url}/services/rest/record/v1",
                 f"    SuiteQL        {self.netsuite_url}/services/rest/query/v1/suiteql",
                 f"    account (realm) {ns.account_id}",
-                f"    consumer key   {ns.consumer_key}",
-                f"    consumer secret {ns.consumer_secret}",
-                f"    token id       {ns.token_id}",
-                f"    token secret   {ns.token_secret}",
+                *secrets,
             ]
         )
 
@@ -76,6 +101,7 @@ def sandbox_setup(
             db_path=sandbox_dir / "salesforce.db", outbound_ca_path=cert.ca_path
         ),
         netsuite=NetSuiteSandboxSettings(db_path=sandbox_dir / "netsuite.db"),
+        credentials_path=data_dir / "sandbox-credentials",
     )
 
 

@@ -10,8 +10,12 @@ Besides these routes the app mounts the shared ``/faults`` and ``/latency`` (``q
                        never backwards (400)
   GET /preferences     {"credit_hold_days_overdue": 30, "credit_limit_handling": "ENFORCE_HOLDS"}
   PUT /preferences     either or both keys; credit_limit_handling ENFORCE_HOLDS | WARN | IGNORE
+  PUT /concurrency     {"limit": N}
   POST /reset          wipes records, the clock offset, the preferences and the fault rules (latency and
                        the concurrency limit stay as set)
+
+Latency and the concurrency limit are also kept across restarts (``AdminKnobs``, in
+``<database>.admin.json``) and announced in the log when restored.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from q2c.sandbox.common import ADMIN_PREFIX, RequestLog, admin_endpoint
+from q2c.sandbox.common import ADMIN_PREFIX, AdminKnobs, RequestLog, admin_endpoint
 from q2c.sandbox.faults import FaultPlan
 from q2c.sandbox.netsuite.account import Preferences, SandboxClock, SettingError
 from q2c.sandbox.netsuite.errors import NsError
@@ -59,6 +63,7 @@ def build_admin_routes(
     request_log: RequestLog,
     clock: SandboxClock,
     faults: FaultPlan,
+    knobs: AdminKnobs,
 ) -> list[Route]:
     def route(path: str, handler: Any, methods: list[str]) -> Route:
         async def safe(request: Request) -> Response:
@@ -136,6 +141,7 @@ def build_admin_routes(
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise AdminError('the body must be {"limit": N} with N a non-negative integer')
         gate.governor.limit = limit
+        knobs.save("concurrency_limit", limit)
         return JSONResponse({"ok": True, "concurrency_limit": limit})
 
     async def clock_route(request: Request) -> Response:

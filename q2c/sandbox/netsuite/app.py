@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from q2c.sandbox.common import RequestLog, SandboxSettings
+from q2c.sandbox.common import AdminKnobs, ClientGoneMiddleware, RequestLog, SandboxSettings
 from q2c.sandbox.faults import FaultMiddleware, FaultPlan, LatencyModel, fault_admin_routes
 from q2c.sandbox.netsuite.account import SandboxClock
 from q2c.sandbox.netsuite.admin import build_admin_routes
@@ -77,8 +77,15 @@ def create_app(settings: NetSuiteSandboxSettings, now: Callable[[], dt.datetime]
         clock=lambda: now().timestamp(),
     )
     request_log = RequestLog()
-    faults, latency = FaultPlan(), LatencyModel()
-    gate = ApiGate(Governor(settings.concurrency_limit, latency), verifier, request_log)
+    faults, latency, knobs = FaultPlan(), LatencyModel(), AdminKnobs(settings.knobs_path)
+    restored = [latency.restore(knobs)]
+    limit = knobs.load().get("concurrency_limit", settings.concurrency_limit)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+        limit = settings.concurrency_limit
+    if limit != settings.concurrency_limit:
+        restored.append(f"concurrency limit {limit}")
+    knobs.announce("NetSuite", [r for r in restored if r])
+    gate = ApiGate(Governor(limit, latency), verifier, request_log)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -87,15 +94,17 @@ def create_app(settings: NetSuiteSandboxSettings, now: Callable[[], dt.datetime]
 
     app = Starlette(
         routes=[
-            *build_admin_routes(settings.admin_key, gate, service, request_log, clock, faults),
-            *fault_admin_routes(settings.admin_key, faults, latency),
+            *build_admin_routes(settings.admin_key, gate, service, request_log, clock, faults, knobs),
+            *fault_admin_routes(settings.admin_key, faults, latency, knobs),
             *build_routes(gate, service, suiteql),
         ],
         middleware=[
+            # API requests say so themselves (in the gate, which logs them); this covers the admin API.
+            Middleware(ClientGoneMiddleware, system="NetSuite"),
             # latency=None: the gate waits on the model inside the concurrency slot instead.
             Middleware(
                 FaultMiddleware, plan=faults, render=render_fault, latency=None, request_log=request_log
-            )
+            ),
         ],
         lifespan=lifespan,
     )

@@ -17,10 +17,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from q2c.sandbox.common import RequestLog
+from q2c.sandbox.common import RequestLog, client_went_away
 from q2c.sandbox.faults import LatencyModel
 from q2c.sandbox.netsuite.auth import TbaVerifier
 from q2c.sandbox.netsuite.errors import NsError, concurrency_exceeded
@@ -102,6 +102,9 @@ class ApiGate:
             if err.internal_reason:
                 self.login_audit.add(request.method, request.url.path, err.internal_reason)
             return err.response()
+        except ClientDisconnect:
+            client_went_away("NetSuite", request.method, request.url.path)
+            return Response(status_code=499)  # nginx's "client closed request": logged, never sent
         except Exception:
             log.exception("netsuite sandbox failed on %s %s", request.method, request.url.path)
             return NsError(

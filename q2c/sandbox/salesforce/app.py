@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from q2c.sandbox.common import AdminKnobs, ClientGoneMiddleware
 from q2c.sandbox.faults import FaultMiddleware, FaultPlan, LatencyModel, fault_admin_routes
 from q2c.sandbox.salesforce.admin import admin_routes
 from q2c.sandbox.salesforce.errors import ApiError
@@ -32,7 +33,8 @@ TOKEN_PATH = "/services/oauth2/token"
 
 def create_app(settings: SalesforceSandboxSettings) -> Starlette:
     org = Org.open(settings)
-    faults, latency = FaultPlan(), LatencyModel()
+    faults, latency, knobs = FaultPlan(), LatencyModel(), AdminKnobs(settings.knobs_path)
+    knobs.announce("Salesforce", [r for r in [latency.restore(knobs)] if r])
 
     async def token(request: Request) -> Response:
         response = await org.sessions.token_endpoint(request)
@@ -79,10 +81,11 @@ def create_app(settings: SalesforceSandboxSettings) -> Starlette:
             Route("/id/{org_id}/{user_id}", identity, methods=["GET"]),
             Route("/services/data{rest:path}", data_api, methods=methods),
             *admin_routes(org),
-            *fault_admin_routes(settings.admin_key, faults, latency),
+            *fault_admin_routes(settings.admin_key, faults, latency, knobs),
         ],
         middleware=[
-            # Outermost, so the fault renderer can see which call (and whose session) it is failing.
+            Middleware(ClientGoneMiddleware, system="Salesforce"),
+            # Outermost but for the line above, so the fault renderer can see which call (and whose session) it is failing.
             Middleware(RequestFacts),
             Middleware(
                 FaultMiddleware,

@@ -33,7 +33,7 @@ class Org:
     def open(cls, settings: SalesforceSandboxSettings) -> Org:
         schema = load_schema(settings.schema_path) if settings.schema_path else load_schema()
         store = Store(settings.db_path, schema)
-        records = RecordService(store, schema)
+        records = RecordService(store, schema, settings.instance)
         outbound = Outbound(store, schema, settings)
         records.on_api_save = outbound.on_save
         org = cls(

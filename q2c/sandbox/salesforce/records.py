@@ -25,8 +25,8 @@ from q2c.sandbox.salesforce.values import (
     utcnow,
 )
 
-INTEGRATION_USER_ID = "005000000000Q2CAAA"
-STANDARD_PRICEBOOK_ID = "01s000000000Q2CAAA"
+INTEGRATION_USER_ID = "005000000000Q2CAAU"
+STANDARD_PRICEBOOK_ID = "01s000000000Q2CAAU"
 
 # Stage metadata (OpportunityStage in a real org): which stages close a deal, and which of those win it.
 CLOSED_STAGES = {"Closed Won": True, "Closed Lost": False}
@@ -64,9 +64,10 @@ class WriteContext:
 
 
 class RecordService:
-    def __init__(self, store: Store, schema: Schema) -> None:
+    def __init__(self, store: Store, schema: Schema, instance: str = "00") -> None:
         self.store = store
         self.schema = schema
+        self.instance = instance  # characters 4-5 of every new id
         # Called inside the write's transaction after every create (old record None) and update made
         # through the API (not admin loads), with the record as saved: outbound messages' workflow rules.
         self.on_api_save: Callable[[str, Record, Record | None], None] | None = None
@@ -91,7 +92,7 @@ class RecordService:
         return obj
 
     def _new_id(self, obj: ObjectDef) -> str:
-        return make_id(obj.key_prefix, self.store.next_sequence("id_seq"))
+        return make_id(obj.key_prefix, self.store.next_sequence("id_seq"), self.instance)
 
     def fetch(self, obj: ObjectDef, record_id: str, *, allow_deleted: bool = False) -> Record:
         """The live record, or the 404 Salesforce gives for unknown and deleted ids."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,11 @@ from q2c.sandbox.common import SandboxSettings
 
 @dataclass
 class SalesforceSandboxSettings(SandboxSettings):
-    org_id: str = "00D000000000Q2CAAA"
+    org_id: str = "00D000000000Q2CEAU"
+    # Characters 4-5 of every record id (a real org's pod): sandboxes sharing one Temporal server in
+    # tests take different ones, so their records' workflow ids never collide.
+    instance: str = "00"
+
     client_id: str = "q2c-sandbox-client"
     client_secret: str = "q2c-sandbox-secret"
     username: str = "integration@q2c.sandbox"
@@ -26,3 +31,7 @@ class SalesforceSandboxSettings(SandboxSettings):
     schema_path: Path | None = None
     # The connected app's certificate (PEM, RSA) for the JWT bearer grant; the admin API can replace it.
     jwt_certificate_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[0-9A-Za-z]{2}", self.instance):
+            raise ValueError(f"instance {self.instance!r}: two characters of 0-9, A-Z, a-z")

@@ -29,14 +29,16 @@ def id_suffix(id15: str) -> str:
     return "".join(out)
 
 
-def make_id(key_prefix: str, sequence: int) -> str:
+def make_id(key_prefix: str, sequence: int, instance: str = "00") -> str:
+    """An 18-character id laid out as Salesforce's: key prefix, 2-character instance (pod), a reserved
+    character, a 9-character base-62 counter, the checksum. Two sandboxes with different ``instance``
+    values never hand out the same id (as two real orgs on different pods never do)."""
     digits = []
     n = sequence
     while n:
         n, rem = divmod(n, 62)
         digits.append(BASE62[rem])
-    body = "".join(reversed(digits)).rjust(12, "0")
-    id15 = key_prefix + body
+    id15 = key_prefix + instance + "0" + "".join(reversed(digits)).rjust(9, "0")
     return id15 + id_suffix(id15)
 
 
