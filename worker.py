@@ -60,10 +60,18 @@ def netsuite_client(settings: Settings) -> NetSuiteClient:
     )
 
 
-def build_workers(client: Client, settings: Settings, store: Store, netsuite: NetSuiteClient) -> list[Worker]:
+def build_workers(
+    client: Client,
+    settings: Settings,
+    store: Store,
+    netsuite: NetSuiteClient,
+    *,
+    salesforce: SalesforceActivities | None = None,
+) -> list[Worker]:
+    """One worker per task queue; ``salesforce`` replaces the Salesforce order activities (tests)."""
     load_mapping(settings.mapping_path)  # refuse to start on a broken mapping file, naming the field
     sf_client = salesforce_client(settings)
-    salesforce = SalesforceActivities(sf_client)
+    salesforce = salesforce or SalesforceActivities(sf_client)
     sf_accounts = SalesforceAccountActivities(sf_client)
     mapping = MappingActivities(settings.mapping_path)
     netsuite_activities = NetSuiteActivities(netsuite, store)

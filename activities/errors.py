@@ -10,19 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 
 from temporalio.exceptions import ApplicationError
 
 from q2c.connectors.errors import ApiError
+from q2c.domain.errors import BusinessError
 
-
-class BusinessError(StrEnum):
-    """Known business errors: never retried by Temporal; the workflow parks in needs_attention."""
-
-    OPPORTUNITY_NOT_FOUND = "OpportunityNotFound"
-    ACCOUNT_NOT_FOUND = "AccountNotFound"
-    MAPPING_INVALID = "MappingInvalid"
+__all__ = ["BusinessError", "api_errors", "business_error"]
 
 
 def business_error(kind: BusinessError, message: str) -> ApplicationError:

@@ -14,10 +14,11 @@ from typing import Any
 
 from temporalio import activity
 
-from activities.errors import api_errors
+from activities.errors import BusinessError, api_errors, business_error
 from q2c.connectors.errors import ApiError, ErrorKind
 from q2c.connectors.netsuite import NetSuiteClient, parse_netsuite_time, ref_id, ref_name
 from q2c.connectors.netsuite_billing import NetSuiteBilling
+from q2c.connectors.netsuite_customers import CustomerKeys, customers_sharing_a_key
 from q2c.domain.account_sync import (
     AccountState,
     Candidates,
@@ -32,7 +33,7 @@ from q2c.domain.account_sync import (
     plain,
 )
 from q2c.domain.billing import CreditState, OrderBilling, credit_state
-from q2c.domain.matching import AccountCandidate, normalize_company_name
+from q2c.domain.matching import AccountCandidate
 from q2c.domain.messages import (
     CheckCredit,
     CloseSalesOrder,
@@ -99,11 +100,41 @@ class NetSuiteActivities:
         if order.tran_date:
             body["tranDate"] = order.tran_date
         with api_errors():
-            sales_order_id = await self._client.upsert(
-                "salesOrder", order.opportunity_id, body, replace="item"
-            )
+            try:
+                sales_order_id = await self._client.upsert(
+                    "salesOrder", order.opportunity_id, body, replace="item"
+                )
+            except ApiError as refused:
+                if refused.retryable:
+                    raise
+                # NetSuite's words name its item; the person fixing it works on the Salesforce product.
+                inactive = await self._inactive_items(order)
+                if inactive:
+                    raise business_error(BusinessError.INACTIVE_ITEM, inactive) from None
+                raise
         await asyncio.to_thread(self._store.link, LinkKind.ORDER, order.opportunity_id, sales_order_id)
         return SalesOrderRef(sales_order_id=sales_order_id)
+
+    async def _inactive_items(self, order: SalesOrderUpsert) -> str | None:
+        ids = sorted({line.item_id for line in order.lines})
+        rows = await self._client.suiteql_rows(
+            "SELECT id, itemid FROM item WHERE isinactive = 'T' AND id IN ("
+            + ", ".join(_quote(i) for i in ids)
+            + ")"
+        )
+        names = {str(row["id"]): str(row.get("itemid") or row["id"]) for row in rows}
+        problems = [
+            f"line {number}: product {line.product_id} ({line.product_name!r}) is NetSuite item "
+            f"{names[line.item_id]} (internal id {line.item_id}), which is inactive in NetSuite"
+            for number, line in enumerate(order.lines, start=1)
+            if line.item_id in names
+        ]
+        if not problems:
+            return None
+        return (
+            f"Opportunity {order.opportunity_id} cannot be ordered: {'; '.join(problems)}. Reactivate the "
+            "item in NetSuite, or replace the product on the opportunity with an active one, then retry."
+        )
 
     @activity.defn(name="get_sales_order")
     async def get_sales_order(self, request: GetSalesOrder) -> SalesOrder:
@@ -207,27 +238,21 @@ class NetSuiteAccountActivities:
 
     @activity.defn(name="find_customer_candidates")
     async def find_customer_candidates(self, request: FindCandidates) -> Candidates:
+        """Every active customer sharing a matching key with the account (cross id, domain, normalized
+        name), all pages of them: the matching rules rank them, nothing is cut off before."""
         record = request.record
-        clauses = [f"externalid = {_quote(record.id)}"]
-        words = normalize_company_name(record.name).split()
-        if words:
-            clauses.append(f"LOWER(companyname) LIKE {_quote('%' + words[0] + '%')}")
-        for domain in sorted(record.domains()):
-            clauses.append(f"LOWER(url) LIKE {_quote('%' + domain + '%')}")
-            clauses.append(f"LOWER(email) LIKE {_quote('%@' + domain)}")
-        query = (
-            "SELECT id, companyname, email, url, externalid FROM customer "
-            f"WHERE isinactive = 'F' AND ({' OR '.join(clauses)}) ORDER BY id"
-        )
+        linked = await asyncio.to_thread(self._store.find_link, LinkKind.ACCOUNT, salesforce_id=record.id)
+        pointed_at = {record.cross_id, linked.netsuite_id if linked else None}
+        keys = CustomerKeys.of(record.id, record.name, record.domains(), pointed_at)
         with api_errors():
-            page = await self._client.suiteql(query, limit=request.limit)
+            rows = await customers_sharing_a_key(self._client, keys)
+        links = await asyncio.to_thread(
+            self._store.salesforce_ids, LinkKind.ACCOUNT, [str(row["id"]) for row in rows]
+        )
         candidates = []
-        for row in page.get("items") or []:
+        for row in rows:
             external_id = row.get("externalid")
-            linked = await asyncio.to_thread(
-                self._store.find_link, LinkKind.ACCOUNT, netsuite_id=str(row["id"])
-            )
-            cross = linked.salesforce_id if linked else None
+            cross = links.get(str(row["id"])) or row.get(SF_ACCOUNT_FIELD)
             if cross is None and isinstance(external_id, str) and _SF_ACCOUNT_ID.match(external_id):
                 cross = external_id
             candidates.append(

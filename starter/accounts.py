@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from q2c.config import Settings
 from q2c.domain.account_sync import (
@@ -90,9 +90,32 @@ def _handle(client: Client, workflow_id: str) -> WorkflowHandle[object, object]:
     return client.get_workflow_handle(workflow_id)
 
 
-async def choose_match(client: Client, workflow_id: str, choice: ChooseMatch) -> None:
-    """Settle an ambiguous match: ``workflow_id`` is ``account:{id}``, ``account:ns:{id}`` or an account id."""
-    await _handle(client, workflow_id).signal(names.CHOOSE_MATCH_SIGNAL, choice)
+async def choose_match(client: Client, workflow_id: str, choice: ChooseMatch) -> list[str]:
+    """Settle an ambiguous match: ``workflow_id`` is ``account:{id}``, ``account:ns:{id}`` or an account id.
+
+    For an account, the choice goes to its sync workflow (when account sync runs) and to every running
+    order of that account, which match by the same rules and park on the same question. Returns the ids
+    of the workflows told; LookupError when none was running."""
+    handle = _handle(client, workflow_id)
+    told: list[str] = []
+    try:
+        await handle.signal(names.CHOOSE_MATCH_SIGNAL, choice)
+        told.append(handle.id)
+    except RPCError as missing:
+        if missing.status is not RPCStatusCode.NOT_FOUND:
+            raise
+    if not handle.id.startswith(names.intake_workflow_id("")):
+        account_id = handle.id.removeprefix(names.account_workflow_id(""))
+        query = (
+            f'WorkflowType = "{names.ORDER_WORKFLOW}" AND ExecutionStatus = "Running" AND '
+            f'{names.SALESFORCE_ACCOUNT_ID.name} = "{account_id}"'
+        )
+        async for order in client.list_workflows(query):
+            await client.get_workflow_handle(order.id).signal(names.CHOOSE_MATCH_SIGNAL, choice)
+            told.append(order.id)
+    if not told:
+        raise LookupError(f"no running workflow waits for a match for {workflow_id}")
+    return told
 
 
 async def retry_account(client: Client, workflow_id: str, reason: str = "") -> None:

@@ -7,12 +7,19 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from q2c.config import Settings
 from q2c.domain.mapping import MappingError
-from q2c.domain.messages import DealClosed
+from q2c.domain.messages import DealClosed, OrderStatus
+from q2c.domain.order import OrderStage
+from workflows import names
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 console = Console()
 
@@ -53,7 +60,11 @@ def _cmd_sandbox_up(args: argparse.Namespace, settings: Settings) -> int:
     setup = sandbox_setup(
         settings.data_dir, salesforce_port=args.salesforce_port, netsuite_port=args.netsuite_port
     )
-    print(setup.describe(), flush=True)
+    setup.write_credentials()
+    # Credentials go to a person's terminal, never into a log file (the demo sends this output to one).
+    print(setup.describe(with_credentials=sys.stdout.isatty()), flush=True)
+    # The sandboxes say at start what they kept from the last run (latency, limits) as warnings.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.seed:
         import threading
 
@@ -184,15 +195,49 @@ def _cmd_deal_closed(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+def order_query(query: str) -> str:
+    """``query`` narrowed to running order workflows: account sync workflows use the same ``Q2CStage``
+    values (needs_attention, ...), and an order's ``retry`` is not theirs."""
+    return f'WorkflowType="{names.ORDER_WORKFLOW}" AND ExecutionStatus="Running" AND ({query})'
+
+
+async def retry_matching(client: Client, query: str, reason: str = "") -> list[str]:
+    """Send ``retry`` to every running order ``query`` lists; the opportunity ids, in list order."""
+    from starter.orders import retry_order
+
+    retried = []
+    async for execution in client.list_workflows(order_query(query)):
+        opportunity_id = names.opportunity_id_from_workflow_id(execution.id)
+        await retry_order(client, opportunity_id, reason)
+        retried.append(opportunity_id)
+    return retried
+
+
 def _cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
     from temporalio.service import RPCError
 
     from starter.connect import connect_temporal
     from starter.orders import retry_order
 
+    if not args.opportunity_ids and not args.query:
+        console.print(
+            "[red]Name the orders: q2c retry OPP_ID... or q2c retry --query 'Q2CStage=\"needs_attention\"'"
+        )
+        return 2
+
     async def run() -> int:
         client = await connect_temporal(settings)
         failures = 0
+        if args.query:
+            try:
+                retried = await retry_matching(client, args.query, args.reason)
+            except RPCError as exc:
+                console.print(f"--query {args.query!r}: {exc.message}", markup=False, style="red")
+                return 1
+            for opportunity_id in retried:
+                console.print(f"retry sent to order:{opportunity_id}")
+            if not retried:
+                console.print(f"No running order matches {args.query!r}: nothing to retry.", markup=False)
         for opportunity_id in args.opportunity_ids:
             try:
                 await retry_order(client, opportunity_id, args.reason)
@@ -205,6 +250,92 @@ def _cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+def _money(amount: Decimal | None, currency: str | None) -> str:
+    return "-" if amount is None else f"{amount:,.2f}" + (f" {currency}" if currency else "")
+
+
+def _next_step(status: OrderStatus) -> str | None:
+    opportunity_id = status.opportunity_id
+    if status.stage is OrderStage.NEEDS_ATTENTION:
+        return f"fix it, then: q2c retry {opportunity_id} --reason 'what was fixed'"
+    if status.stage is OrderStage.AWAITING_CREDIT_RELEASE:
+        return f"wait for NetSuite to release it, or: q2c approve-credit {opportunity_id} --approved-by NAME"
+    return None
+
+
+def describe_order(status: OrderStatus, settings: Settings) -> str:
+    """An order's status for a person: what it is, what is wrong, what to do, where to look."""
+    from starter.orders import order_input, web_ui_link
+
+    label = "{:<16}".format
+    amount = _money(status.amount, status.currency)
+    if status.subsidiary:
+        amount += f" (subsidiary {status.subsidiary})"
+    customer = f"NetSuite customer {status.netsuite_customer_id or '-'}"
+    if status.account_id:
+        customer += f", Salesforce account {status.account_id}"
+    sales_order = "-"
+    if status.sales_order_id:
+        sales_order = f"{status.sales_order_number or '?'} (NetSuite id {status.sales_order_id})"
+    billing = "not billed yet"
+    if status.billed is not None:
+        billing = (
+            f"billed {_money(status.billed, status.currency)}, paid {_money(status.paid, status.currency)}"
+        )
+        billing += f", {len(status.invoices)} invoice{'' if len(status.invoices) == 1 else 's'}"
+    facts = [
+        ("amount", amount),
+        ("customer", customer),
+        ("sales order", sales_order),
+        ("billing", billing),
+    ]
+    if status.pending_write_back:
+        facts.append(("write-back", f"the opportunity does not show it yet: {status.pending_write_back}"))
+    if status.attention_reason:
+        facts.append(("needs attention", status.attention_reason))
+    if status.customer_candidates:
+        facts.append(("candidates", "NetSuite customers " + ", ".join(status.customer_candidates)))
+    if status.stage is OrderStage.AWAITING_CREDIT_RELEASE and status.credit_hold_reason:
+        facts.append(("credit hold", status.credit_hold_reason))
+    if status.credit_approved_by:
+        facts.append(("credit", f"approved by {status.credit_approved_by}"))
+    if not status.deal_won:
+        facts.append(("deal", "no longer Closed Won in Salesforce"))
+    if status.outcome:
+        facts.append(("ended", status.outcome))
+    next_step = _next_step(status)
+    if next_step:
+        facts.append(("next step", next_step))
+
+    links = order_input(settings, status.opportunity_id).links
+    urls = [("workflow", web_ui_link(settings, status.opportunity_id))]
+    if links.salesforce:
+        urls.append(
+            ("opportunity", f"{links.salesforce}/lightning/r/Opportunity/{status.opportunity_id}/view")
+        )
+        if status.account_id:
+            urls.append(("account", f"{links.salesforce}/lightning/r/Account/{status.account_id}/view"))
+    if links.netsuite and status.sales_order_id:
+        urls.append(
+            (
+                "sales order",
+                f"{links.netsuite}/app/accounting/transactions/salesord.nl?id={status.sales_order_id}",
+            )
+        )
+    if links.netsuite and status.netsuite_customer_id:
+        urls.append(
+            ("customer", f"{links.netsuite}/app/common/entity/custjob.nl?id={status.netsuite_customer_id}")
+        )
+    return "\n".join(
+        [
+            f"Order for opportunity {status.opportunity_id}: {status.stage.value}",
+            *(f"  {label(name)}{value}" for name, value in facts),
+            "links",
+            *(f"  {label(name)}{url}" for name, url in urls),
+        ]
+    )
+
+
 def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from starter.connect import connect_temporal
     from starter.orders import order_status
@@ -212,7 +343,10 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         client = await connect_temporal(settings)
         status = await order_status(client, args.opportunity_id)
-        console.print_json(status.model_dump_json())
+        if args.json:
+            console.print_json(status.model_dump_json())
+        else:
+            console.print(describe_order(status, settings), markup=False, highlight=False, soft_wrap=True)
         return 0
 
     return asyncio.run(run())
@@ -253,10 +387,13 @@ def _cmd_choose_match(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> int:
         choice = ChooseMatch(record_id=args.record_id, create=args.create)
-        await choose_match(await connect_temporal(settings), args.workflow, choice)
-        console.print(
-            f"{args.workflow}: " + ("create a new record" if args.create else f"link to {args.record_id}")
-        )
+        try:
+            told = await choose_match(await connect_temporal(settings), args.workflow, choice)
+        except LookupError as nothing:
+            console.print(f"[red]{nothing}[/red]")
+            return 1
+        decision = "create a new record" if args.create else f"link to {args.record_id}"
+        console.print(f"{args.workflow}: {decision} (told {', '.join(told)})")
         return 0
 
     return asyncio.run(run())
@@ -324,12 +461,18 @@ def build_parser() -> argparse.ArgumentParser:
     closed.set_defaults(handler=_cmd_deal_closed)
 
     retry = sub.add_parser("retry", help="retry orders parked in needs_attention (after fixing the data)")
-    retry.add_argument("opportunity_ids", nargs="+")
+    retry.add_argument("opportunity_ids", nargs="*")
+    retry.add_argument(
+        "--query",
+        help="every running order this visibility query lists, e.g. 'Q2CStage=\"needs_attention\"' "
+        "(only order workflows are signalled)",
+    )
     retry.add_argument("--reason", default="", help="what was fixed (kept in the workflow history)")
     retry.set_defaults(handler=_cmd_retry)
 
-    status = sub.add_parser("status", help="show an order's stage and ids")
+    status = sub.add_parser("status", help="show an order's stage, amounts, sales order, billing and links")
     status.add_argument("opportunity_id")
+    status.add_argument("--json", action="store_true", help="the status query's answer as JSON")
     status.set_defaults(handler=_cmd_status)
 
     sync = sub.add_parser("account-sync", help="sync accounts with their NetSuite customers now")

@@ -24,7 +24,15 @@ from q2c.domain.messages import (
     RetryRequest,
 )
 from q2c.domain.order import OrderStage
+from q2c.domain.salesforce_ids import normalize_salesforce_id
 from workflows import names
+
+
+def _order_workflow_id(opportunity_id: str) -> str:
+    """``order:{18-character id}`` for either form of the id, so the CLI's 15-character ids (copied from
+    Salesforce's URLs) and the webhook's 18-character ones reach one workflow; InvalidSalesforceId names a
+    wrong one."""
+    return names.order_workflow_id(normalize_salesforce_id(opportunity_id))
 
 
 def order_input(settings: Settings, opportunity_id: str) -> OrderInput:
@@ -59,7 +67,8 @@ async def deal_closed(client: Client, settings: Settings, event: DealClosed) -> 
     A second run for the same deal is refused (reuse policy): once the order exists the workflow is
     done, and a late or repeated notification is acknowledged without doing anything.
     """
-    workflow_id = names.order_workflow_id(event.opportunity_id)
+    event = event.model_copy(update={"opportunity_id": normalize_salesforce_id(event.opportunity_id)})
+    workflow_id = _order_workflow_id(event.opportunity_id)
     try:
         handle: WorkflowHandle[object, object] = await client.start_workflow(
             names.ORDER_WORKFLOW,
@@ -77,18 +86,19 @@ async def deal_closed(client: Client, settings: Settings, event: DealClosed) -> 
 
 
 async def retry_order(client: Client, opportunity_id: str, reason: str = "") -> None:
-    handle = client.get_workflow_handle(names.order_workflow_id(opportunity_id))
+    handle = client.get_workflow_handle(_order_workflow_id(opportunity_id))
     await handle.signal(names.RETRY_SIGNAL, RetryRequest(reason=reason))
 
 
 async def approve_credit(client: Client, opportunity_id: str, approved_by: str, note: str = "") -> None:
-    handle = client.get_workflow_handle(names.order_workflow_id(opportunity_id))
+    handle = client.get_workflow_handle(_order_workflow_id(opportunity_id))
     await handle.signal(names.APPROVE_CREDIT_SIGNAL, CreditApproval(approved_by=approved_by, note=note))
 
 
 async def deal_reopened(client: Client, event: DealReopened) -> bool:
     """Tell a running order its deal left Closed Won; False when no order workflow runs for it."""
-    handle = client.get_workflow_handle(names.order_workflow_id(event.opportunity_id))
+    event = event.model_copy(update={"opportunity_id": normalize_salesforce_id(event.opportunity_id)})
+    handle = client.get_workflow_handle(_order_workflow_id(event.opportunity_id))
     try:
         await handle.signal(names.DEAL_REOPENED_SIGNAL, event)
     except RPCError as exc:
@@ -100,7 +110,7 @@ async def deal_reopened(client: Client, event: DealReopened) -> bool:
 
 async def order_status(client: Client, opportunity_id: str) -> OrderStatus:
     """The order's status: live from a running workflow, its result once finished."""
-    handle = client.get_workflow_handle(names.order_workflow_id(opportunity_id), result_type=OrderStatus)
+    handle = client.get_workflow_handle(_order_workflow_id(opportunity_id), result_type=OrderStatus)
     description = await handle.describe()
     if description.status == WorkflowExecutionStatus.COMPLETED:
         return await handle.result()
@@ -108,7 +118,7 @@ async def order_status(client: Client, opportunity_id: str) -> OrderStatus:
 
 
 def web_ui_link(settings: Settings, opportunity_id: str) -> str:
-    workflow_id = names.order_workflow_id(opportunity_id)
+    workflow_id = _order_workflow_id(opportunity_id)
     return f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
 
 
@@ -126,6 +136,7 @@ SETTLED = ORDER_CREATED | {
     OrderStage.NEEDS_ATTENTION,
     OrderStage.AWAITING_CREDIT_RELEASE,
     OrderStage.REOPENED,
+    OrderStage.OPPORTUNITY_NOT_FOUND,
 }
 
 

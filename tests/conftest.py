@@ -17,7 +17,7 @@ from q2c.domain.mapping import DEFAULT_MAPPING_PATH
 from q2c.sandbox.local import LocalSandboxes, local_sandboxes
 from q2c.sandbox.tls import ensure_server_cert
 from q2c.store import Store
-from starter.temporal_server import venv_binary
+from starter.temporal_server import register_search_attributes, venv_binary
 from tests.factories import Catalog, build_catalog
 from worker import build_workers, netsuite_client
 from workflows import names
@@ -52,6 +52,25 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=names.SEARCH_ATTRIBUTES,
         data_converter=pydantic_data_converter,
     )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+async def start_skipping_server() -> WorkflowEnvironment:
+    """Temporal's time-skipping test server: durable timers of hours or months fire in moments."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(venv_binary("temporal-test-server")),
+        data_converter=pydantic_data_converter,
+    )
+    await register_search_attributes(env.client, env.client.namespace)
+    return env
+
+
+@pytest.fixture
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_skipping_server()
     try:
         yield env
     finally:

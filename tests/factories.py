@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from q2c.config import Settings
 from q2c.connectors.netsuite import NetSuiteClient
 from q2c.connectors.netsuite_billing import NetSuiteBilling
 from q2c.sandbox.admin_client import SandboxAdmin
@@ -144,3 +146,12 @@ async def bill(netsuite: NetSuiteClient, sales_order_id: str) -> str:
 
 async def pay(netsuite: NetSuiteClient, customer_id: str, invoice_id: str, amount: float) -> str:
     return await NetSuiteBilling(netsuite).record_payment(customer_id, invoice_id, Decimal(str(amount)))
+
+
+async def set_stage(settings: Settings, opportunity_id: str, stage: str) -> None:
+    """Move the deal in Salesforce as a sales rep would (through the REST API, not the admin API)."""
+    from worker import salesforce_client
+
+    await asyncio.to_thread(
+        salesforce_client(settings).update, "Opportunity", opportunity_id, {"StageName": stage}
+    )

@@ -56,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from q2c.domain.messages import LinkAccount, LoadMapping, Written
     from q2c.domain.sync import MappingValueError, Side, written_hash
     from workflows import names
-    from workflows.common import NeedsAttention, failure_reason
+    from workflows.common import NeedsAttention, ambiguous_message, match_netsuite_customer, needs_attention
 
 T = TypeVar("T")
 SALESFORCE_LINK_FIELD = "NetSuite_Internal_ID__c"  # the customer id on the account (an external id)
@@ -98,7 +98,7 @@ class _AccountWorkflow:
                 summary=summary,
             )
         except ActivityError as failure:
-            raise NeedsAttention(failure_reason(activity, failure, options.activity_max_attempts)) from None
+            raise needs_attention(activity, failure, options.activity_max_attempts) from None
 
     async def _mapping(self) -> Mapping:
         return await self._call("load_mapping", LoadMapping(), Mapping, summary="Load the mapping file")
@@ -249,14 +249,7 @@ class AccountSync(_AccountWorkflow):
             choice, self._choice = self._choice, None
             await self._apply_choice(choice, sf, mapping)
             return
-        found = await self._call(
-            "find_customer_candidates",
-            FindCandidates(record=sf.candidate()),
-            Candidates,
-            summary=f"Look for NetSuite customers matching account {sf.id} ({sf.name!r})",
-            netsuite=True,
-        )
-        result = match(sf.candidate(), found.candidates)
+        result = await match_netsuite_customer(self._call, sf.candidate())
         if result.candidate is not None:
             s.note([f"linked to customer {result.candidate.id}: {result.matches[0].reason}"])
             await self._write_link(sf.id, result.candidate.id, salesforce_has_it=False)
@@ -463,13 +456,7 @@ class AccountSync(_AccountWorkflow):
 
 
 def _ambiguous_message(what: str, record: AccountState, result: MatchResult, other: str) -> str:
-    options = "; ".join(f"{m.candidate.id} {m.candidate.name!r} ({m.reason})" for m in result.matches)
-    return (
-        f"{what} {record.id} ({record.name!r}) matches {len(result.matches)} {other}s equally by "
-        f"{result.rule.value if result.rule else 'match'}: {options}. q2c does not guess: signal "
-        f"`{names.CHOOSE_MATCH_SIGNAL}` with the record_id to link, or create=true "
-        "(`q2c choose-match ...`)."
-    )
+    return ambiguous_message(what, record.id, record.name, result, other)
 
 
 @workflow.defn(name=names.CUSTOMER_INTAKE_WORKFLOW)

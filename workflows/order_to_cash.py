@@ -7,6 +7,7 @@ invoices NetSuite created from the sales order and what is still due on them.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -16,8 +17,11 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from q2c.domain.account_sync import ChooseMatch, LinkPair
     from q2c.domain.billing import CreditState, OrderBilling
+    from q2c.domain.errors import BusinessError
     from q2c.domain.mapping import Mapping
+    from q2c.domain.matching import AccountCandidate, MatchKind
     from q2c.domain.messages import (
         BillingChanged,
         BillingTotals,
@@ -48,16 +52,29 @@ with workflow.unsafe.imports_passed_through():
         plan_customer,
         plan_sales_order,
     )
-    from q2c.domain.records import Opportunity, SalesOrder
+    from q2c.domain.records import Account, Opportunity, SalesOrder
+    from q2c.domain.sync import Side
     from workflows import names
-    from workflows.common import NeedsAttention, failure_reason
+    from workflows.common import NeedsAttention, ambiguous_message, match_netsuite_customer, needs_attention
 
 T = TypeVar("T")
 Undo = Callable[[], Awaitable[None]]
 
 
+# Patches (``workflow.patched``): each marks where this code takes a different path than the code that
+# wrote histories still running in production, so those replay unchanged (tests/replay).
+VERIFY_REOPEN = "verify-deal-reopened"  # a deal_reopened claim is checked against Salesforce
+MATCH_CUSTOMER = "order-matches-customer"  # an unlinked account is matched before a customer is made
+KEEP_ORDER_ON_WRITE_BACK_FAILURE = "keep-order-on-write-back-failure"
+BILLED_ORDER_GUARD = "billed-order-guard"  # an order already billed is never upserted again
+
+
 class DealReopenedMidway(Exception):
     """The deal left Closed Won while the order was being made; the main loop takes it from here."""
+
+
+class OpportunityGone(Exception):
+    """The opportunity does not exist (never did, or was deleted) and no order was made: the workflow ends."""
 
 
 @workflow.defn(name=names.ORDER_WORKFLOW)
@@ -66,14 +83,20 @@ class OrderToCash:
 
     Lifecycle (stage = ``Q2CStage`` search attribute):
       1. ``reading_opportunity``: read the opportunity with its lines and account; check it is won and
-         complete against the mapping file.
-      2. ``ensuring_customer``: the account's NetSuite customer, upserted by the account id (cross ids
-         written on both sides) unless the account is already linked.
+         complete against the mapping file. An opportunity that does not exist ends the workflow
+         (``opportunity_not_found``) instead of parking: there is nothing a person could fix.
+      2. ``ensuring_customer``: the account's NetSuite customer. A linked account keeps its customer; an
+         unlinked one is matched first, by exactly the account sync's rules (cross id, domain, normalized
+         name): one candidate -> linked (ids written on both sides), none -> created (upserted by the
+         account id), several -> ``needs_attention`` listing them until ``choose_match`` says which.
       3. ``awaiting_credit_release``: only while the customer is on credit hold (override On, over its
          limit, or an invoice overdue beyond ``credit_overdue_days``). Leaves on ``credit_released``
-         (poller), ``approve_credit`` (finance), or a re-check on a durable timer finding it clear.
+         (poller), ``approve_credit`` (finance), or a re-check on a durable timer
+         (``credit_recheck_seconds``) finding it clear; a hold lasting days is re-checked each interval.
       4. ``creating_sales_order`` / ``writing_back``: upsert the sales order by the opportunity id, read
-         its number, write id, number and sync status to the opportunity.
+         its number, write id, number and sync status to the opportunity. A deal whose opportunity already
+         names a sales order that NetSuite has billed (a new run after Temporal's retention removed the
+         old one) is not upserted again: the order follows that billing instead.
       5. ``awaiting_invoice`` -> ``awaiting_payment``: re-read the order's invoices whenever the NetSuite
          poller signals ``billing_changed`` and, as a safety net, every ``billing_recheck_seconds``;
          upsert each changed invoice into ``NetSuite_Invoice__c`` and the billed/paid totals onto the
@@ -82,7 +105,11 @@ class OrderToCash:
          unbilled): the workflow completes.
 
     Signals: ``deal_closed``, ``deal_reopened``, ``retry``, ``billing_changed``, ``credit_released``,
-    ``approve_credit``. Query: ``status() -> OrderStatus``.
+    ``approve_credit``, ``choose_match``. Query: ``status() -> OrderStatus``.
+
+    ``deal_reopened`` is a claim, not a fact: outbound messages come at least once, out of order, for up
+    to a day. The workflow re-reads the opportunity and acts on what Salesforce says now; a stale claim
+    is counted (``stale_events``) and ignored.
 
     Needs attention: bad data, a missing mapping, a permanent API refusal (or a transient one that
     outlasted the retry policy) parks the order in ``needs_attention`` with the reason on the
@@ -91,15 +118,19 @@ class OrderToCash:
     repeating a step that already happened is harmless.
 
     Compensations (each idempotent, each tolerating "nothing to undo"):
-      - sales order upserted -> undo: close it (every line closed). Registered before the upsert, so
-        an upsert that timed out after NetSuite applied it is still undone. Run, in reverse order, when
-        a later step of the same attempt fails for good or the workflow is cancelled; then the order
-        parks. The next attempt's upsert reopens the same order (same external id).
-      - customer upserted / account linked -> no undo: the customer is the right one for the account
+      - sales order upsert -> undo: close it (every line closed). Registered before the upsert, so an
+        upsert that failed for good after NetSuite may have applied it (a timeout) leaves no half-made
+        order; also run when the workflow is cancelled while the order is being made. The next attempt's
+        upsert reopens the same order (same external id).
+      - the write-back to Salesforce (read the order's number, set the opportunity's fields) -> no undo:
+        the order in NetSuite is right whatever Salesforce shows. A failed write-back parks the order with
+        the sales order kept; ``retry`` finishes the write-back.
+      - customer matched, linked or upserted -> no undo: the customer is the right one for the account
         whatever happens to this deal.
-      - deal reopened (left Closed Won) after the order exists -> close the sales order and clear the
-        order fields on the opportunity (stage ``reopened``, waiting for the deal to be won again). An
-        order already invoiced is never silently undone: it parks in ``needs_attention`` for finance.
+      - deal reopened (left Closed Won, as Salesforce confirms) after the order exists -> close the sales
+        order and clear the order fields on the opportunity (stage ``reopened``, waiting for the deal to be
+        won again). An order already invoiced is never silently undone: it parks in ``needs_attention``
+        for finance.
     """
 
     @workflow.init
@@ -111,6 +142,7 @@ class OrderToCash:
         self._wake = False  # retry / deal_closed: start the current step over
         self._billing_nudged = False
         self._credit_nudged = False
+        self._choice: ChooseMatch | None = None
 
     # -- signals and query -------------------------------------------------------------------------
     @workflow.signal(name=names.DEAL_CLOSED_SIGNAL)
@@ -121,7 +153,8 @@ class OrderToCash:
 
     @workflow.signal(name=names.DEAL_REOPENED_SIGNAL)
     def deal_reopened(self, event: DealReopened) -> None:
-        self._status.deal_won = False
+        # Checked against Salesforce before anything is undone (_settle_reopen_claim).
+        self._status.reopen_claimed = True
         self._wake = True
 
     @workflow.signal(name=names.RETRY_SIGNAL)
@@ -141,9 +174,17 @@ class OrderToCash:
         self._status.credit_approved_by = approval.approved_by
         self._credit_nudged = True
 
+    @workflow.signal(name=names.CHOOSE_MATCH_SIGNAL)
+    def choose_match(self, choice: ChooseMatch) -> None:
+        self._choice = choice
+        self._wake = True
+
     @workflow.query(name=names.STATUS_QUERY)
     def status(self) -> OrderStatus:
         return self._status
+
+    def _maybe_reopened(self) -> bool:
+        return self._status.reopen_claimed or not self._status.deal_won
 
     # -- main loop -----------------------------------------------------------------------------------
     @workflow.run
@@ -153,31 +194,77 @@ class OrderToCash:
             # may have come after the step read its data.
             self._wake = False
             try:
+                await self._settle_reopen_claim()
                 if not self._status.deal_won:
                     await self._undo_for_reopened_deal()
-                    await workflow.wait_condition(lambda: self._status.deal_won or self._wake)
+                    await workflow.wait_condition(
+                        lambda: (self._status.deal_won and not self._status.reopen_claimed) or self._wake
+                    )
                     continue
                 if self._status.sales_order_id is None:
                     self._status.attempts += 1
                     await self._create_sales_order()
+                    if self._status.sales_order_id is None:
+                        continue  # the deal reopened meanwhile
                 if await self._follow_billing():
                     return self._status
             except DealReopenedMidway:
                 continue
+            except OpportunityGone as gone:
+                self._status.outcome = str(gone)
+                self._set_stage(OrderStage.OPPORTUNITY_NOT_FOUND)
+                workflow.logger.warning("Order %s ends: %s", self._status.opportunity_id, gone)
+                return self._status
             except NeedsAttention as problem:
                 await self._park(str(problem))
                 await workflow.wait_condition(lambda: self._wake)
 
+    async def _settle_reopen_claim(self) -> None:
+        """Act on a ``deal_reopened`` claim as Salesforce sees the deal now (a stale claim is ignored)."""
+        status = self._status
+        if not status.reopen_claimed:
+            return
+        status.reopen_claimed = False
+        if not workflow.patched(VERIFY_REOPEN):
+            status.deal_won = False  # histories from before the check took the claim at its word
+            return
+        opp = await self._read_opportunity(summary_prefix="Check whether the deal reopened: read")
+        if opp.is_won:
+            status.stale_events += 1
+            workflow.logger.info(
+                "Ignored a stale deal_reopened for %s: Salesforce shows it %s",
+                status.opportunity_id,
+                opp.stage,
+            )
+        else:
+            status.deal_won = False
+
     # -- 1-4: from won deal to sales order ---------------------------------------------------------------
+    async def _read_opportunity(self, *, summary_prefix: str = "Read") -> Opportunity:
+        opportunity_id = self._status.opportunity_id
+        try:
+            return await self._call(
+                "read_opportunity",
+                ReadOpportunity(opportunity_id=opportunity_id),
+                Opportunity,
+                summary=f"{summary_prefix} opportunity {opportunity_id} with its lines and account",
+            )
+        except NeedsAttention as problem:
+            if problem.error_type == BusinessError.OPPORTUNITY_NOT_FOUND and self._no_order_yet():
+                raise OpportunityGone(str(problem)) from None
+            raise
+
+    def _no_order_yet(self) -> bool:
+        return self._status.sales_order_id is None and self._status.pending_write_back is None
+
     async def _create_sales_order(self) -> None:
         opportunity_id = self._status.opportunity_id
+        if self._status.pending_write_back is not None:
+            # The order exists in NetSuite; only telling Salesforce failed last time.
+            await self._write_back(self._status.pending_write_back)
+            return
         self._set_stage(OrderStage.READING_OPPORTUNITY)
-        opp = await self._call(
-            "read_opportunity",
-            ReadOpportunity(opportunity_id=opportunity_id),
-            Opportunity,
-            summary=f"Read opportunity {opportunity_id} with its lines and account",
-        )
+        opp = await self._read_opportunity()
         self._status.account_id = opp.account.id if opp.account else None
         self._status.amount, self._status.currency = opp.amount, opp.currency
         mapping = await self._call("load_mapping", LoadMapping(), Mapping, summary="Load the mapping file")
@@ -188,24 +275,13 @@ class OrderToCash:
 
         await self._write_status(SyncStatus.IN_PROGRESS, "Creating the NetSuite sales order.")
         self._set_stage(OrderStage.ENSURING_CUSTOMER)
-        customer_id = opp.account.netsuite_customer_id
-        if not customer_id:
-            customer = await self._call(
-                "upsert_customer",
-                plan_customer(opp.account, opp.currency, mapping),
-                CustomerRef,
-                netsuite=True,
-                summary=f"Upsert NetSuite customer for account {opp.account.id}",
-            )
-            customer_id = customer.customer_id
-            await self._call(
-                "link_account_to_customer",
-                LinkAccount(account_id=opp.account.id, netsuite_customer_id=customer_id),
-                Written,
-                summary=f"Write NetSuite customer {customer_id} on account {opp.account.id}",
-            )
+        customer_id = await self._ensure_customer(opp.account, opp.currency, mapping)
         self._status.netsuite_customer_id = customer_id
         await self._wait_for_credit(customer_id)
+
+        if opp.netsuite_sales_order_id and workflow.patched(BILLED_ORDER_GUARD):
+            if await self._adopt_billed_order(opp.netsuite_sales_order_id, opp.netsuite_sales_order_number):
+                return
 
         undo: list[Undo] = []
         try:
@@ -218,27 +294,120 @@ class OrderToCash:
                 netsuite=True,
                 summary=f"Upsert sales order with externalId {opportunity_id}",
             )
-            order = await self._call(
-                "get_sales_order",
-                GetSalesOrder(sales_order_id=ref.sales_order_id),
-                SalesOrder,
-                netsuite=True,
-                summary=f"Read sales order {ref.sales_order_id}",
-            )
-            self._status.subsidiary = order.subsidiary_name or order.subsidiary_id
-            self._set_stage(OrderStage.WRITING_BACK)
-            await self._write_status(
-                SyncStatus.SYNCED,
-                f"Sales order {order.tran_id} (internal id {order.id}) created in NetSuite"
-                f" for subsidiary {self._status.subsidiary}.",
-                sales_order=order,
-            )
+            if not workflow.patched(KEEP_ORDER_ON_WRITE_BACK_FAILURE):
+                await self._write_back(ref.sales_order_id)  # histories from before: any failure undid it
+                return
         except BaseException:
-            # A later step failed for good (or the workflow was cancelled): leave no half-made order.
+            # The order may be wrong or half-made (or the workflow was cancelled): leave none behind.
             await self._compensate(undo)
             raise
+        # The order is right from here on; a failure to tell Salesforce parks it with the order kept.
+        self._status.pending_write_back = ref.sales_order_id
+        try:
+            await self._write_back(ref.sales_order_id)
+        except asyncio.CancelledError:
+            await self._compensate(undo)
+            raise
+
+    async def _write_back(self, sales_order_id: str) -> None:
+        order = await self._call(
+            "get_sales_order",
+            GetSalesOrder(sales_order_id=sales_order_id),
+            SalesOrder,
+            netsuite=True,
+            summary=f"Read sales order {sales_order_id}",
+        )
+        self._status.subsidiary = order.subsidiary_name or order.subsidiary_id
+        self._set_stage(OrderStage.WRITING_BACK)
+        await self._write_status(
+            SyncStatus.SYNCED,
+            f"Sales order {order.tran_id} (internal id {order.id}) created in NetSuite"
+            f" for subsidiary {self._status.subsidiary}.",
+            sales_order=order,
+        )
         self._status.sales_order_id, self._status.sales_order_number = order.id, order.tran_id
+        self._status.pending_write_back = None
         self._set_stage(OrderStage.SALES_ORDER_CREATED)
+
+    async def _adopt_billed_order(self, sales_order_id: str, number: str | None) -> bool:
+        """An order NetSuite has already billed is never rewritten: follow its billing instead (True).
+
+        Reached when a new run starts for a deal whose earlier run is gone (Temporal's retention)."""
+        billing = await self._call(
+            "get_order_billing",
+            GetOrderBilling(sales_order_id=sales_order_id),
+            OrderBilling,
+            netsuite=True,
+            summary=f"Check whether sales order {number or sales_order_id} is already billed",
+        )
+        if not billing.invoices:
+            return False
+        self._status.sales_order_id, self._status.sales_order_number = sales_order_id, number
+        workflow.logger.info(
+            "Sales order %s of %s is already billed: not upserted again, its billing is followed",
+            number or sales_order_id,
+            self._status.opportunity_id,
+        )
+        self._set_stage(OrderStage.SALES_ORDER_CREATED)
+        return True
+
+    async def _ensure_customer(self, account: Account, currency: str, mapping: Mapping) -> str:
+        """The account's NetSuite customer: linked, matched (the account sync's rules), or created."""
+        if account.netsuite_customer_id:
+            return account.netsuite_customer_id
+        if not workflow.patched(MATCH_CUSTOMER):
+            return await self._create_customer(account, currency, mapping)  # histories from before
+        choice, self._choice = self._choice, None
+        if choice is not None and choice.create:
+            return await self._create_customer(account, currency, mapping)
+        if choice is not None and choice.record_id:
+            await self._link_customer(account.id, choice.record_id)
+            return choice.record_id
+        record = AccountCandidate(
+            side=Side.SALESFORCE, id=account.id, name=account.name, website=account.website
+        )
+        result = await match_netsuite_customer(self._call, record)
+        if result.candidate is not None:
+            await self._link_customer(account.id, result.candidate.id)
+            return result.candidate.id
+        if result.kind is MatchKind.NONE:
+            return await self._create_customer(account, currency, mapping)
+        self._status.customer_candidates = [m.candidate.id for m in result.matches]
+        raise NeedsAttention(
+            ambiguous_message("Account", account.id, account.name, result, "NetSuite customer")
+            + f" For this order: q2c choose-match {account.id} --record-id CUSTOMER_ID (or --create)."
+        )
+
+    async def _create_customer(self, account: Account, currency: str, mapping: Mapping) -> str:
+        customer = await self._call(
+            "upsert_customer",
+            plan_customer(account, currency, mapping),
+            CustomerRef,
+            netsuite=True,
+            summary=f"Upsert NetSuite customer for account {account.id}",
+        )
+        await self._link_account(account.id, customer.customer_id)
+        return customer.customer_id
+
+    async def _link_customer(self, account_id: str, customer_id: str) -> None:
+        # NetSuite first (custom field, externalId, store), then the account: as the account sync links.
+        await self._call(
+            "link_customer",
+            LinkPair(account_id=account_id, customer_id=customer_id),
+            Written,
+            netsuite=True,
+            summary=f"Link NetSuite customer {customer_id} to account {account_id}",
+        )
+        await self._link_account(account_id, customer_id)
+
+    async def _link_account(self, account_id: str, customer_id: str) -> None:
+        self._status.customer_candidates = []
+        await self._call(
+            "link_account_to_customer",
+            LinkAccount(account_id=account_id, netsuite_customer_id=customer_id),
+            Written,
+            summary=f"Write NetSuite customer {customer_id} on account {account_id}",
+        )
 
     async def _wait_for_credit(self, customer_id: str) -> None:
         options = self._input.options
@@ -264,15 +433,17 @@ class OrderToCash:
                     f"until the hold is released or finance approves it "
                     f"(q2c approve-credit {self._status.opportunity_id}).",
                 )
-            await workflow.wait_condition(
+            # When the timer fires first, the loop re-checks: a hold may end unseen by the poller.
+            await _wait_or_recheck(
                 lambda: (
                     self._credit_nudged
                     or self._wake
-                    or not self._status.deal_won
+                    or self._maybe_reopened()
                     or self._status.credit_approved_by is not None
                 ),
-                timeout=dt.timedelta(seconds=options.credit_recheck_seconds),
+                options.credit_recheck_seconds,
             )
+            await self._settle_reopen_claim()
             if not self._status.deal_won:
                 raise DealReopenedMidway()
 
@@ -282,7 +453,10 @@ class OrderToCash:
         assert self._status.sales_order_id is not None
         options = self._input.options
         checks = 0
-        while self._status.deal_won:
+        while True:
+            await self._settle_reopen_claim()
+            if not self._status.deal_won:
+                return False
             self._billing_nudged = self._wake = False
             checks += 1
             billing = await self._call(
@@ -315,10 +489,9 @@ class OrderToCash:
                 self._status.runs += 1
                 workflow.continue_as_new(self._input.model_copy(update={"resume": self._status}))
             await _wait_or_recheck(
-                lambda: self._billing_nudged or self._wake or not self._status.deal_won,
+                lambda: self._billing_nudged or self._wake or self._maybe_reopened(),
                 options.billing_recheck_seconds,
             )
-        return False
 
     async def _show_billing(self, billing: OrderBilling) -> None:
         """Write to Salesforce what changed since the last write, and nothing else."""
@@ -455,7 +628,7 @@ class OrderToCash:
                 summary=summary,
             )
         except ActivityError as failure:
-            raise NeedsAttention(failure_reason(activity, failure, options.activity_max_attempts)) from None
+            raise needs_attention(activity, failure, options.activity_max_attempts) from None
 
     def _set_stage(self, stage: OrderStage) -> None:
         status = self._status

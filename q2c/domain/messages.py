@@ -108,6 +108,12 @@ class OrderStatus(BaseModel):
     paid: Decimal | None = None
     invoices: dict[str, str] = Field(default_factory=dict)  # invoice id -> fingerprint last written
     runs: int = 1  # how many workflow runs this order has had (continue-as-new)
+    reopen_claimed: bool = False  # a deal_reopened arrived and is not yet checked against Salesforce
+    stale_events: int = 0  # deal_reopened claims that Salesforce contradicted when checked
+    # The sales order exists in NetSuite but the opportunity does not show it yet (write-back failed).
+    pending_write_back: str | None = None
+    customer_candidates: list[str] = Field(default_factory=list)  # NetSuite customers matched equally
+    outcome: str | None = None  # why the workflow ended without an order (opportunity_not_found)
 
 
 # --- activities --------------------------------------------------------------------------------------
@@ -217,12 +223,17 @@ class PollInput(BaseModel):
     overlap_seconds: int = 120
     options: OrderOptions = Field(default_factory=OrderOptions)
     sync_accounts: bool = True  # hand changed customers to account sync (Q2C_ACCOUNT_SYNC)
+    # Bounds on one poll's work, so its history stays short: what is left over is found again (and
+    # done) by the next poll, because nothing of it is saved as done.
+    credit_changes_per_poll: int = 200
+    overdue_signals_per_poll: int = 1000
 
 
 class ReadChanges(BaseModel):
     watermark: str | None
     overlap_seconds: int
     credit_overdue_days: int
+    overdue_signals_per_poll: int = 1000
 
 
 class NetSuiteChanges(BaseModel):
@@ -231,11 +242,19 @@ class NetSuiteChanges(BaseModel):
     customer_ids: list[str]  # customers whose credit may have changed
     invoices_read: int
     changed_customer_ids: list[str] = Field(default_factory=list)  # customer records modified (account sync)
+    # Invoices of q2c's orders whose shown state (amounts, status, days overdue) changed since their
+    # order was last signalled: invoice id -> fingerprint, saved once signalled; and those no longer
+    # watched (neither changed lately nor overdue), to forget.
+    shown_invoices: dict[str, str] = Field(default_factory=dict)
+    unwatched_invoices: list[str] = Field(default_factory=list)
 
 
 class EvaluateCredit(BaseModel):
     customer_ids: list[str]
     overdue_days: int
+    # Orders in awaiting_credit_release: opportunity id -> NetSuite customer id.
+    waiting_orders: dict[str, str] = Field(default_factory=dict)
+    changes_per_poll: int = 200
 
 
 class CreditChange(BaseModel):
@@ -245,15 +264,32 @@ class CreditChange(BaseModel):
     company_name: str
     account_id: str | None  # the linked Salesforce account, if any
     was_on_hold: bool
+    parked_attempts: int = 0  # earlier polls that failed to write it (see ParkedWrite)
 
 
 class CreditChanges(BaseModel):
     changes: list[CreditChange]
+    released_orders: list[str] = Field(default_factory=list)  # waiting orders whose customer is not on hold
+    settled: list[str] = Field(default_factory=list)  # parked customers with nothing left to write
+
+
+class ParkedWrite(BaseModel):
+    """A Salesforce write the poller could not make for good (after its retries): listed in the poll's
+    result and current details and kept in the store; every later poll tries it again."""
+
+    record_id: str  # the NetSuite customer
+    account_id: str | None
+    reason: str
+    attempts: int = 1  # polls that have failed it
 
 
 class SavePoll(BaseModel):
     watermark: str | None
     credit: list[CreditState]
+    shown_invoices: dict[str, str] = Field(default_factory=dict)
+    unwatched_invoices: list[str] = Field(default_factory=list)
+    parked: list[ParkedWrite] = Field(default_factory=list)
+    unparked: list[str] = Field(default_factory=list)  # parked customer ids that need no write any more
 
 
 class FindOrders(BaseModel):
@@ -262,6 +298,7 @@ class FindOrders(BaseModel):
 
 class OrderIds(BaseModel):
     opportunity_ids: list[str]
+    customer_ids: dict[str, str] = Field(default_factory=dict)  # opportunity id -> NetSuiteCustomerId
 
 
 class PollResult(BaseModel):
@@ -272,6 +309,7 @@ class PollResult(BaseModel):
     holds_raised: int
     holds_released: int
     accounts_signalled: int = 0
+    parked: list[ParkedWrite] = Field(default_factory=list)
 
 
 class LoadWatermark(BaseModel):

@@ -31,6 +31,7 @@ class OrderStage(StrEnum):
     REOPENED = "reopened"  # the deal left Closed Won; its sales order was closed
     ORDER_CLOSED = "order_closed"  # closed in NetSuite before it was billed
     NEEDS_ATTENTION = "needs_attention"
+    OPPORTUNITY_NOT_FOUND = "opportunity_not_found"  # no such opportunity and no order: the workflow ended
 
 
 class SyncStatus(StrEnum):
@@ -60,6 +61,9 @@ class SalesOrderLine(BaseModel):
     rate: Decimal
     amount: Decimal
     description: str | None
+    # The Salesforce side of the line, so a refusal can name what a sales rep sees.
+    product_id: str | None = None
+    product_name: str | None = None
 
 
 class SalesOrderUpsert(BaseModel):
@@ -141,6 +145,8 @@ def plan_sales_order(opp: Opportunity, customer_id: str, mapping: Mapping) -> Sa
                 rate=line.unit_price,
                 amount=line.total_price,
                 description=line.description,
+                product_id=line.product.id,
+                product_name=line.product.name,
             )
             for line in opp.lines
             if line.product is not None and line.product.netsuite_item_id

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 
-import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from q2c.config import Settings
@@ -16,26 +13,12 @@ from q2c.domain.messages import DealClosed, OrderStatus
 from q2c.domain.order import OrderStage
 from q2c.store import Store
 from starter.orders import deal_closed, order_status
-from starter.temporal_server import register_search_attributes, venv_binary
 from tests.conftest import Sandboxes
 from tests.factories import Catalog, bill, make_deal, pay, records_with
 from worker import build_workers, netsuite_client
 from workflows import names
 
 RECHECK = dt.timedelta(hours=6)
-
-
-@pytest.fixture
-async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(venv_binary("temporal-test-server")),
-        data_converter=pydantic_data_converter,
-    )
-    try:
-        await register_search_attributes(env.client, env.client.namespace)
-        yield env
-    finally:
-        await env.shutdown()
 
 
 async def _stage(

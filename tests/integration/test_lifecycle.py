@@ -27,7 +27,7 @@ from starter.orders import (
 from starter.schedules import poll_once
 from starter.temporal_server import venv_binary
 from tests.conftest import Sandboxes
-from tests.factories import Catalog, bill, make_deal, pay, records_with
+from tests.factories import Catalog, bill, make_deal, pay, records_with, set_stage
 from tests.replay.recording import record_history
 from worker import netsuite_client
 from workflows import names
@@ -316,6 +316,7 @@ async def test_a_reopened_deal_closes_its_order_and_a_won_again_deal_reopens_it(
     status = await _ordered(client, settings, deal.opportunity_id)
     order_id = status.sales_order_id
 
+    await set_stage(settings, deal.opportunity_id, "Negotiation/Review")
     await deal_reopened(client, DealReopened(opportunity_id=deal.opportunity_id, source="cli"))
 
     await wait_until_settled(client, deal.opportunity_id, 60, stages={OrderStage.REOPENED})
@@ -332,6 +333,7 @@ async def test_a_reopened_deal_closes_its_order_and_a_won_again_deal_reopens_it(
     assert "sales order SO" in opportunity[0]["Q2C_Sync_Message__c"]
 
     # Won again: the same order (same external id) is reopened, not a second one made.
+    await set_stage(settings, deal.opportunity_id, "Closed Won")
     await deal_closed(client, settings, DealClosed(opportunity_id=deal.opportunity_id, source="cli"))
     status = await wait_until_settled(client, deal.opportunity_id, 60, stages={OrderStage.AWAITING_INVOICE})
     assert status.sales_order_id == order_id
@@ -342,6 +344,44 @@ async def test_a_reopened_deal_closes_its_order_and_a_won_again_deal_reopens_it(
     await record_history(client, names.order_workflow_id(deal.opportunity_id), "order_reopened_and_won_again")
 
 
+async def test_a_late_reopened_notification_leaves_a_won_again_order_open(
+    client: Client, settings: Settings, sandboxes: Sandboxes, catalog: Catalog
+) -> None:
+    deal = make_deal(sandboxes.sf_admin, catalog)
+    await _ordered(client, settings, deal.opportunity_id)
+    reopened = DealReopened(
+        opportunity_id=deal.opportunity_id, source="outbound-message", notification_id="N1"
+    )
+
+    # Won, reopened, won again, as Salesforce saw it ...
+    await set_stage(settings, deal.opportunity_id, "Negotiation/Review")
+    await deal_reopened(client, reopened)
+    await wait_until_settled(client, deal.opportunity_id, 60, stages={OrderStage.REOPENED})
+    await set_stage(settings, deal.opportunity_id, "Closed Won")
+    await deal_closed(client, settings, DealClosed(opportunity_id=deal.opportunity_id, source="cli"))
+    await wait_until_settled(client, deal.opportunity_id, 60, stages={OrderStage.AWAITING_INVOICE})
+
+    # ... then the first "reopened" is redelivered late (outbound messages retry for up to a day).
+    await deal_reopened(client, reopened)
+    status = await _until(
+        lambda: _with_stale_event(client, deal.opportunity_id), "the late claim checked against Salesforce"
+    )
+
+    assert status.stage is OrderStage.AWAITING_INVOICE and status.deal_won
+    [order] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
+    assert order["status"]["refName"] != "Closed"
+    assert not any(line.get("isClosed") for line in order["item"]["items"])
+    [opportunity] = records_with(sandboxes.sf_admin, "Opportunity", Id=deal.opportunity_id)
+    assert opportunity["NetSuite_Sales_Order_ID__c"] == order["id"]
+
+
+async def _with_stale_event(client: Client, opportunity_id: str) -> OrderStatus | None:
+    # Either outcome ends the wait, so that code that takes the claim at its word fails the asserts below.
+    status = await order_status(client, opportunity_id)
+    checked = status.model_dump().get("stale_events") == 1 and not status.model_dump().get("reopen_claimed")
+    return status if checked or status.stage is OrderStage.REOPENED else None
+
+
 async def test_an_invoiced_order_is_not_undone_when_its_deal_reopens(
     client: Client, settings: Settings, sandboxes: Sandboxes, catalog: Catalog, netsuite: NetSuiteClient
 ) -> None:
@@ -349,6 +389,7 @@ async def test_an_invoiced_order_is_not_undone_when_its_deal_reopens(
     status = await _ordered(client, settings, deal.opportunity_id)
     invoice_id = await bill(netsuite, status.sales_order_id or "")
 
+    await set_stage(settings, deal.opportunity_id, "Negotiation/Review")
     await deal_reopened(client, DealReopened(opportunity_id=deal.opportunity_id, source="cli"))
 
     status = await wait_until_settled(client, deal.opportunity_id, 60, stages={OrderStage.NEEDS_ATTENTION})
@@ -361,11 +402,11 @@ async def test_an_invoiced_order_is_not_undone_when_its_deal_reopens(
     assert invoice["status"]["refName"] == "Open"
 
 
-async def test_a_failure_after_the_order_exists_closes_it_and_parks_then_retry_reopens_it(
+async def test_a_failed_write_back_parks_with_the_order_kept_and_retry_finishes_it(
     client: Client, settings: Settings, sandboxes: Sandboxes, catalog: Catalog
 ) -> None:
     deal = make_deal(sandboxes.sf_admin, catalog)
-    # NetSuite accepts the sales order, then fails every read of it: the attempt cannot finish.
+    # NetSuite accepts the sales order, then fails every read of it: the write-back cannot finish.
     sandboxes.ns_admin.put(
         "/faults",
         {
@@ -386,13 +427,29 @@ async def test_a_failure_after_the_order_exists_closes_it_and_parks_then_retry_r
         status.attention_reason or ""
     )
     [order] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
-    assert order["status"]["refName"] == "Closed"  # compensated: no half-made order stays open
+    # The order is right; only Salesforce does not show it yet: nothing is undone.
+    assert order["status"]["refName"] != "Closed"
+    assert status.pending_write_back == order["id"] and status.sales_order_id is None
+    upserts = _netsuite_upserts(sandboxes, deal.opportunity_id)
 
     await retry_order(client, deal.opportunity_id, reason="NetSuite is back")
 
     status = await wait_until_settled(client, deal.opportunity_id, 60, stages=ORDER_CREATED)
-    [reopened] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
-    assert reopened["id"] == order["id"] and reopened["status"]["refName"] != "Closed"
+    [kept] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
+    assert kept["id"] == order["id"] and kept["status"]["refName"] != "Closed"
+    assert status.sales_order_id == order["id"] and status.pending_write_back is None
+    assert _netsuite_upserts(sandboxes, deal.opportunity_id) == upserts  # retry only wrote back
+    [opportunity] = records_with(sandboxes.sf_admin, "Opportunity", Id=deal.opportunity_id)
+    assert opportunity["NetSuite_Sales_Order_ID__c"] == order["id"]
+    assert opportunity["Q2C_Sync_Status__c"] == "Synced"
+
+
+def _netsuite_upserts(sandboxes: Sandboxes, opportunity_id: str) -> int:
+    return sum(
+        1
+        for r in sandboxes.ns_admin.requests(5000)["recent"]
+        if r["method"] == "PUT" and f"eid:{opportunity_id}" in r["path"]
+    )
 
 
 async def test_an_order_billed_for_a_long_time_continues_as_new_without_losing_anything(
