@@ -23,7 +23,7 @@ from q2c.domain.account_sync import (
     WriteFields,
     plain,
 )
-from q2c.domain.matching import AccountCandidate, normalize_company_name
+from q2c.domain.matching import AccountCandidate, name_pattern, normalize_company_name
 from q2c.domain.messages import (
     AccountCredit,
     AccountMatch,
@@ -200,27 +200,35 @@ class SalesforceAccountActivities:
 
     @activity.defn(name="find_account_candidates")
     async def find_account_candidates(self, request: FindCandidates) -> Candidates:
+        """Accounts sharing a matching key with the customer, every one of them (never cut before the
+        rules rank them): the query's conditions are necessary ones, checked exactly here."""
         record = request.record
-        words = normalize_company_name(record.name).split()
+        key = normalize_company_name(record.name)
         with api_errors():
             rows = await asyncio.to_thread(
                 lambda: self._client.find_accounts(
                     netsuite_id=record.id,
-                    name_token=words[0] if words else None,
+                    name_like=name_pattern(key) if key else None,
                     domains=sorted(record.domains()),
-                    limit=request.limit,
                 )
             )
+        candidates = [
+            AccountCandidate(
+                side=Side.SALESFORCE,
+                id=str(row["Id"]),
+                name=str(row.get("Name") or ""),
+                website=row.get("Website"),
+                cross_id=row.get("NetSuite_Internal_ID__c"),
+            )
+            for row in rows
+        ]
         return Candidates(
             candidates=[
-                AccountCandidate(
-                    side=Side.SALESFORCE,
-                    id=str(row["Id"]),
-                    name=str(row.get("Name") or ""),
-                    website=row.get("Website"),
-                    cross_id=row.get("NetSuite_Internal_ID__c"),
-                )
-                for row in rows
+                c
+                for c in candidates
+                if c.cross_id == record.id
+                or record.domains() & c.domains()
+                or (key and normalize_company_name(c.name) == key)
             ]
         )
 

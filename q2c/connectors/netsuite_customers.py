@@ -13,15 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from q2c.connectors.netsuite import NetSuiteClient
-from q2c.domain.matching import email_domain, normalize_company_name
+from q2c.domain.matching import email_domain, name_pattern, normalize_company_name
 
 SF_ACCOUNT_FIELD = "custentity_sf_account_id"
 PAGE = 1000  # SuiteQL's largest page
 COLUMNS = f"id, companyname, email, url, externalid, {SF_ACCOUNT_FIELD}"
-# Letters a name may carry with a diacritic that normalization strips ("Société" -> "societe"): in the
-# LIKE pattern they match any one character. Dots and apostrophes, which normalization drops, are removed
-# from the name in SQL. Not covered: other accented letters (ř, ğ) and ß (normalized to "ss").
-_MAY_BE_ACCENTED = frozenset("aceinosuyz")
+# Dots and apostrophes, which normalization drops, are removed from the name in SQL.
 _NAME = "REPLACE(REPLACE(REPLACE(LOWER(companyname), '.', ''), '''', ''), '\u2019', '')"
 
 
@@ -42,14 +39,6 @@ class CustomerKeys:
             domains=frozenset(domains),
             name_key=normalize_company_name(name),
         )
-
-
-def name_pattern(key: str) -> str:
-    """A LIKE pattern that every name normalizing to ``key`` satisfies, once lower-cased and stripped of
-    dots and apostrophes: the key's words in order with anything between ("&" for "and", punctuation,
-    a leading "The", legal suffixes), letters that may carry an accent as any one character."""
-    words = [w for w in key.split() if w != "and"] or key.split()
-    return "%" + "%".join("".join("_" if ch in _MAY_BE_ACCENTED else ch for ch in w) for w in words) + "%"
 
 
 def _quote(text: str) -> str:

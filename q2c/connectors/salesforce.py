@@ -220,25 +220,25 @@ class SalesforceClient:
         return dict(records[0]) if records else None
 
     def find_accounts(
-        self, *, netsuite_id: str | None, name_token: str | None, domains: list[str], limit: int
+        self, *, netsuite_id: str | None, name_like: str | None, domains: list[str]
     ) -> list[dict[str, Any]]:
-        """Accounts that may be the company: by cross id, name word or website domain (a coarse filter;
-        `q2c.domain.matching` decides)."""
+        """Every account that may be the company: by cross id, name pattern or website domain. The
+        conditions are necessary ones (SOQL cannot normalize a name), all pages are read, and
+        `q2c.domain.matching` decides."""
         clauses: list[str] = []
         if netsuite_id:
             clauses.append(format_soql("NetSuite_Internal_ID__c = {}", netsuite_id))
-        if name_token:
-            clauses.append(format_soql("Name LIKE '%{:like}%'", name_token))
+        if name_like:
+            clauses.append(format_soql("Name LIKE {}", name_like))
         for domain in domains:
             clauses.append(format_soql("Website LIKE '%{:like}%'", domain))
         if not clauses:
             return []
         soql = (
             "SELECT Id, Name, Website, NetSuite_Internal_ID__c FROM Account "
-            f"WHERE {' OR '.join(clauses)} ORDER BY Id LIMIT {int(limit)}"
+            f"WHERE {' OR '.join(clauses)} ORDER BY Id"
         )
-        result = self._call("query of Account candidates", lambda sf: sf.query(soql))
-        return [dict(r) for r in result.get("records") or []]
+        return self.query_all(soql)
 
     def create(self, sobject: str, fields: dict[str, Any]) -> str:
         result = self._call(f"create of {sobject}", lambda sf: getattr(sf, sobject).create(fields))

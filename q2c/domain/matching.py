@@ -61,6 +61,20 @@ def normalize_company_name(name: str) -> str:
     return " ".join(tokens)
 
 
+# Letters a name may carry with a diacritic that normalization strips ("Société" -> "societe"): in a LIKE
+# pattern they match any one character. Not covered: other accented letters (ř, ğ) and ß ("ss").
+_MAY_BE_ACCENTED = frozenset("aceinosuyz")
+
+
+def name_pattern(key: str) -> str:
+    """A LIKE pattern that every name normalizing to ``key`` satisfies, once lower-cased and stripped of
+    dots and apostrophes: the key's words in order with anything between ("&" for "and", punctuation,
+    a leading "The", legal suffixes), letters that may carry an accent as any one character. A necessary
+    condition for a query (SOQL and SuiteQL alike); ``normalize_company_name`` then decides exactly."""
+    words = [w for w in key.split() if w != "and"] or key.split()
+    return "%" + "%".join("".join("_" if ch in _MAY_BE_ACCENTED else ch for ch in w) for w in words) + "%"
+
+
 def email_domain(email_or_url: str | None) -> str | None:
     """The company domain of an email address or website URL, or None (free-mail, empty, unparseable)."""
     if not email_or_url or not (value := email_or_url.strip().lower()):

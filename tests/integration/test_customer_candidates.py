@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.netsuite import NetSuiteAccountActivities
+from activities.salesforce import SalesforceAccountActivities
 from q2c.config import Settings
 from q2c.connectors.netsuite import NetSuiteClient
 from q2c.domain.account_sync import AccountStage, FindCandidates, SalesforceAccountChanged
@@ -29,7 +30,7 @@ from q2c.store import LinkKind, Store
 from starter.accounts import account_sync_options, salesforce_account_changed, wait_for_account
 from tests.conftest import q2c_test_settings
 from tests.sessions import API, person_session
-from worker import netsuite_client
+from worker import netsuite_client, salesforce_client
 from workflows import names
 
 SALES_USER = "candidates.rep@q2c.sandbox"
@@ -190,3 +191,33 @@ async def test_an_account_whose_domain_two_customers_share_parks_as_ambiguous(
     assert {m.candidate.id for m in status.candidates} == {first, second}
     assert first in status.message and second in status.message
     assert time.monotonic() - started < 30
+
+
+async def test_accounts_for_a_netsuite_born_customer_are_found_by_the_same_keys_never_cut_short(
+    candidate_sandboxes: LocalSandboxes, settings: Settings
+) -> None:
+    u = uuid.uuid4().hex[:6]
+    stem, domain = f"Cyberdyne{u}", f"cyberdyne{u}.example"
+    ids = candidate_sandboxes.sf_admin.load(
+        {
+            "Account": [
+                {"Name": f"{stem} Systems", "Website": f"https://{domain}"},
+                *({"Name": f"{stem} {TRADES[i % len(TRADES)]} {i}"} for i in range(120)),
+                {"Name": f"{stem} Holdings", "Website": f"https://www.{domain}/about"},
+                {"Name": f"The {stem.upper()} Skynet, Inc."},
+            ]
+        }
+    )["Account"]
+    first, second, namesake = ids[0], ids[-2], ids[-1]
+    activities = SalesforceAccountActivities(salesforce_client(settings))
+    customer = AccountCandidate(
+        side=Side.NETSUITE, id="77", name=f"{stem} Skynet", website=f"https://shop.{domain}"
+    )
+
+    found = await ActivityEnvironment().run(
+        activities.find_account_candidates, FindCandidates(record=customer)
+    )
+
+    assert sorted(c.id for c in found.candidates) == sorted([first, second, namesake])
+    result = match(customer, list(found.candidates))
+    assert result.kind is MatchKind.AMBIGUOUS and {m.candidate.id for m in result.matches} == {first, second}

@@ -6,13 +6,13 @@ import re
 
 import pytest
 
-from q2c.connectors.netsuite_customers import name_pattern
 from q2c.domain.matching import (
     AccountCandidate,
     MatchKind,
     MatchRule,
     email_domain,
     match,
+    name_pattern,
     normalize_company_name,
 )
 from q2c.domain.sync import Side
