@@ -3,7 +3,10 @@ both sandboxes over HTTPS with a local CA, and the q2c worker wired as ``worker.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import inspect
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from q2c.config import Settings
+from q2c.connectors.netsuite import NetSuiteClient
 from q2c.domain.mapping import DEFAULT_MAPPING_PATH
 from q2c.sandbox.local import LocalSandboxes, local_sandboxes
 from q2c.sandbox.tls import ensure_server_cert
@@ -112,6 +116,29 @@ async def store(settings: Settings) -> Store:
     store = Store(settings.effective_database_url())
     store.create_all()
     return store
+
+
+@pytest.fixture
+async def netsuite(settings: Settings) -> AsyncIterator[NetSuiteClient]:
+    client = netsuite_client(settings)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def until(check: Callable[[], Any], what: str, within: float = 30) -> Any:
+    """Wait for ``check()`` (sync or async) to return something truthy, and return it; fail after
+    ``within`` seconds naming ``what``. The one way tests wait for a condition."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what} did not happen within {within}s")
 
 
 @pytest.fixture

@@ -119,15 +119,6 @@ async def rep(account_sandboxes: LocalSandboxes) -> AsyncIterator[SalesRep]:
         yield SalesRep(http, session["user_id"])
 
 
-@pytest.fixture
-async def netsuite(settings: Settings) -> AsyncIterator[NetSuiteClient]:
-    client = netsuite_client(settings)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
 def unique() -> str:
     return uuid.uuid4().hex[:6]
 

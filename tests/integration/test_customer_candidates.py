@@ -30,7 +30,7 @@ from q2c.store import LinkKind, Store
 from starter.accounts import account_sync_options, salesforce_account_changed, wait_for_account
 from tests.conftest import q2c_test_settings
 from tests.sessions import API, person_session
-from worker import netsuite_client, salesforce_client
+from worker import salesforce_client
 from workflows import names
 
 SALES_USER = "candidates.rep@q2c.sandbox"
@@ -50,15 +50,6 @@ def settings(
     candidate_sandboxes: LocalSandboxes, temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> Settings:
     return q2c_test_settings(candidate_sandboxes, temporal_env, tmp_path)
-
-
-@pytest.fixture
-async def netsuite(settings: Settings) -> AsyncIterator[NetSuiteClient]:
-    client = netsuite_client(settings)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 def _customers(sandboxes: LocalSandboxes, *rows: dict[str, Any]) -> list[str]:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,34 +25,12 @@ from starter.orders import (
 )
 from starter.schedules import poll_once
 from starter.temporal_server import venv_binary
-from tests.conftest import Sandboxes
+from tests.conftest import Sandboxes, until
 from tests.factories import Catalog, bill, make_deal, pay, records_with, set_stage
 from tests.replay.recording import record_history
-from worker import netsuite_client
 from workflows import names
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-@pytest.fixture
-async def netsuite(settings: Settings) -> AsyncIterator[NetSuiteClient]:
-    client = netsuite_client(settings)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-async def _until(check: Callable[[], Any], what: str, within: float = 30) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        value = check()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} did not happen within {within}s")
 
 
 def _salesforce_writes(sandboxes: Sandboxes) -> int:
@@ -99,7 +76,7 @@ async def test_invoices_and_payments_reach_salesforce_until_paid(
     assert polled.orders_signalled >= 1
     assert polled.watermark and "T" in polled.watermark  # NetSuite time to the second, not a date
     status = await wait_until_settled(client, deal.opportunity_id, 30, stages={OrderStage.AWAITING_PAYMENT})
-    [invoice] = await _until(
+    [invoice] = await until(
         lambda: records_with(sandboxes.sf_admin, "NetSuite_Invoice__c", NetSuite_Invoice_ID__c=invoice_id),
         "invoice in Salesforce",
     )
@@ -109,13 +86,13 @@ async def test_invoices_and_payments_reach_salesforce_until_paid(
 
     await pay(netsuite, status.netsuite_customer_id or "", invoice_id, 250.0)
     await poll_once(client, settings)
-    await _until(
+    await until(
         lambda: records_with(
             sandboxes.sf_admin, "NetSuite_Invoice__c", NetSuite_Invoice_ID__c=invoice_id, Amount_Due__c=350.0
         ),
         "partial payment in Salesforce",
     )
-    await _until(
+    await until(
         lambda: records_with(
             sandboxes.sf_admin,
             "Opportunity",
@@ -178,7 +155,7 @@ async def test_a_deal_for_an_account_on_hold_waits_and_goes_ahead_when_released(
 
     assert status.stage is OrderStage.AWAITING_CREDIT_RELEASE
     assert "credit hold is set to On" in (status.credit_hold_reason or "")
-    await _until(
+    await until(
         lambda: records_with(
             sandboxes.sf_admin,
             "Opportunity",
@@ -323,7 +300,7 @@ async def test_a_reopened_deal_closes_its_order_and_a_won_again_deal_reopens_it(
     [order] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
     assert order["status"]["refName"] == "Closed"
     assert all(line["isClosed"] for line in order["item"]["items"])
-    opportunity = await _until(
+    opportunity = await until(
         lambda: records_with(
             sandboxes.sf_admin, "Opportunity", Id=deal.opportunity_id, Q2C_Sync_Status__c="Closed"
         ),
@@ -363,7 +340,7 @@ async def test_a_late_reopened_notification_leaves_a_won_again_order_open(
 
     # ... then the first "reopened" is redelivered late (outbound messages retry for up to a day).
     await deal_reopened(client, reopened)
-    status = await _until(
+    status = await until(
         lambda: _with_stale_event(client, deal.opportunity_id), "the late claim checked against Salesforce"
     )
 
@@ -471,7 +448,7 @@ async def test_an_order_billed_for_a_long_time_continues_as_new_without_losing_a
     # Each poll is one billing check; with two checks a run, the order hands over to new runs.
     for _ in range(5):
         await poll_once(client, settings)
-    status = await _until(_paid(client, deal.opportunity_id, 200), "the partial payment reaching the order")
+    status = await until(_paid(client, deal.opportunity_id, 200), "the partial payment reaching the order")
     writes = _writes_about(sandboxes, deal.opportunity_id, invoice_id)
 
     await pay(netsuite, status.netsuite_customer_id or "", invoice_id, 1000.0)

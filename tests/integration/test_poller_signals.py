@@ -7,14 +7,11 @@ On sandboxes of their own (module scope): these tests move the NetSuite clock an
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -29,10 +26,9 @@ from q2c.sandbox.local import LocalSandboxes, local_sandboxes
 from q2c.store import LinkKind, Store
 from starter.orders import ORDER_CREATED, deal_closed, order_status, wait_until_settled
 from starter.schedules import poll_input
-from tests.conftest import q2c_test_settings
+from tests.conftest import q2c_test_settings, until
 from tests.factories import Catalog, bill, build_catalog, make_deal, records_with
 from tests.sessions import API, person_session
-from worker import netsuite_client
 from workflows import names
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -56,15 +52,6 @@ def settings(sandboxes: LocalSandboxes, temporal_env: WorkflowEnvironment, tmp_p
     return q2c_test_settings(sandboxes, temporal_env, tmp_path, account_sync=False)
 
 
-@pytest.fixture
-async def netsuite(settings: Settings) -> AsyncIterator[NetSuiteClient]:
-    client = netsuite_client(settings)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
 async def _poll(client: Client, settings: Settings) -> tuple[PollResult, Counter[tuple[str, str]]]:
     """One NetSuite poll, with the signals it sent: (signal name, workflow id) -> how many."""
     workflow_id = f"poll:test-{uuid.uuid4().hex[:8]}"
@@ -83,18 +70,6 @@ async def _poll(client: Client, settings: Settings) -> tuple[PollResult, Counter
             attrs = event.signal_external_workflow_execution_initiated_event_attributes
             signals[(attrs.signal_name, attrs.workflow_execution.workflow_id)] += 1
     return result, signals
-
-
-async def _until(check: Callable[[], Any], what: str, within: float = 20) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} did not happen within {within}s")
 
 
 def _today(sandboxes: LocalSandboxes) -> dt.date:
@@ -219,7 +194,7 @@ async def test_overdue_invoices_re_signal_their_orders_only_when_days_overdue_ch
 
     _, first = await _poll(client, settings)
     assert billing_signals(first) == len(orders)  # seen for the first time: every order re-reads once
-    await _until(
+    await until(
         lambda: records_with(
             sandboxes.sf_admin, "NetSuite_Invoice__c", NetSuite_Invoice_ID__c=invoice_id, Days_Overdue__c=5.0
         ),
@@ -233,7 +208,7 @@ async def test_overdue_invoices_re_signal_their_orders_only_when_days_overdue_ch
     sandboxes.ns_admin.put("/clock", {"advance_days": 1})
     _, next_day = await _poll(client, settings)
     assert billing_signals(next_day) == len(orders)  # one day more overdue: shown, so re-read once
-    await _until(
+    await until(
         lambda: records_with(
             sandboxes.sf_admin, "NetSuite_Invoice__c", NetSuite_Invoice_ID__c=invoice_id, Days_Overdue__c=6.0
         ),
