@@ -3,8 +3,14 @@
 The file (`mapping.toml`, shipped with defaults) holds the order workflow's tables (`[currencies]`,
 `[customer]`, `[sales_order]`) and the Account/Contact field rules (`[[account.fields]]`,
 `[[contact.fields]]`, see `q2c.domain.sync.FieldRule`). `load_mapping` validates the shape with pydantic,
-then cross-checks what a schema cannot see (Salesforce field names, duplicate targets, table names), and
-reports every problem as `mapping file <path> line <n>: <field path>: <problem>`.
+then cross-checks what a schema cannot see (field names, duplicate targets, table names), and reports
+every problem as `mapping file <path> line <n>: <field path>: <problem>`.
+
+Custom fields are checked against the metadata q2c ships (`q2c.domain.metadata`): a Salesforce `__c`
+field must be in the SFDX project, a NetSuite `custentity_` / `custbody_` field in the SDF project, so
+a field the mapping writes is one a user's orgs get when they deploy them. Standard Salesforce fields are
+checked against the short list below; NetSuite's standard fields are not checked (the REST record API
+names the unknown one when it refuses a write).
 """
 
 from __future__ import annotations
@@ -16,12 +22,21 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from q2c.domain.metadata import SDF_OBJECTS, SFDX_SOURCE, Metadata, MetadataError, load_metadata
 from q2c.domain.sync import Direction, FieldRule, Master, Side, Transform
 
 DEFAULT_MAPPING_PATH = Path(__file__).with_name("mapping.toml")
-# The Salesforce fields q2c knows (standard ones plus those an admin creates); custom `__c` fields that
-# users add for their own mappings are accepted without being listed there.
-SALESFORCE_SCHEMA_PATH = Path(__file__).parent.parent / "sandbox" / "salesforce" / "schema.toml"
+# The standard Salesforce fields a mapping may name: those q2c is tested against (the Salesforce sandbox
+# has each of them; tests/unit/test_metadata.py checks). Custom fields come from the SFDX project.
+STANDARD_FIELDS: dict[str, frozenset[str]] = {
+    "Account": frozenset(
+        "Id Name Type Website Phone Industry CurrencyIsoCode OwnerId BillingStreet BillingCity BillingState "
+        "BillingPostalCode BillingCountry".split()
+    ),
+    "Contact": frozenset("Id FirstName LastName Name Email Phone Title AccountId OwnerId".split()),
+}
+# NetSuite custom field script ids start with one of these (SDF's prefix per custom field type).
+NETSUITE_CUSTOM_PREFIXES = ("custentity_", "custbody_", "custitem_", "custcol_")
 
 Loc = tuple[str | int, ...]
 
@@ -70,10 +85,12 @@ class MappingError(ValueError):
 # Tables `map_from` may name: table -> (default column, allowed columns).
 _LOOKUP_TABLES = {"currencies": ("netsuite_currency", tuple(CurrencyMapping.model_fields))}
 _SALESFORCE_OBJECTS = {"account": "Account", "contact": "Contact"}
+_NETSUITE_RECORDS = {"account": "customer", "contact": "contact"}
 
 
-def load_mapping(path: Path | None = None, *, salesforce_schema: Path | None = None) -> Mapping:
-    """Read, validate and resolve the mapping file (default: the shipped `mapping.toml`).
+def load_mapping(path: Path | None = None, *, metadata: Path | None = None) -> Mapping:
+    """Read, validate and resolve the mapping file (default: the shipped `mapping.toml`), checking its
+    custom fields against the metadata directory (default: the shipped `metadata/`).
 
     Raises `MappingError` listing every problem found, each with its line when it can be located.
     """
@@ -91,8 +108,11 @@ def load_mapping(path: Path | None = None, *, salesforce_schema: Path | None = N
     except ValidationError as exc:
         problems = [(tuple(err["loc"]), err["msg"]) for err in exc.errors()]
         raise MappingError(_format(path, text, problems)) from exc
-    known = _salesforce_fields(salesforce_schema or SALESFORCE_SCHEMA_PATH)
-    problems = list(_cross_check(mapping, known))
+    try:
+        meta = load_metadata(metadata)
+    except MetadataError as exc:
+        raise MappingError(f"mapping file {path} cannot be checked: {exc}") from exc
+    problems = list(_cross_check(mapping, meta))
     if problems:
         raise MappingError(_format(path, text, problems))
     return _resolve_lookups(mapping)
@@ -101,30 +121,22 @@ def load_mapping(path: Path | None = None, *, salesforce_schema: Path | None = N
 # --- cross-checks -------------------------------------------------------------------------------------
 
 
-def _salesforce_fields(schema: Path) -> dict[str, set[str]] | None:
-    """Account/Contact field names from the Salesforce schema file; None if it is not there (no check)."""
-    try:
-        objects = tomllib.loads(schema.read_text(encoding="utf-8")).get("objects", {})
-    except FileNotFoundError:
-        return None
-    return {name: set(objects.get(name, {}).get("fields", {})) for name in _SALESFORCE_OBJECTS.values()}
-
-
-def _cross_check(mapping: Mapping, known: dict[str, set[str]] | None) -> Iterator[tuple[Loc, str]]:
+def _cross_check(mapping: Mapping, meta: Metadata) -> Iterator[tuple[Loc, str]]:
+    opportunity_field = mapping.sales_order.opportunity_field
+    if not meta.netsuite.has_field("salesOrder", opportunity_field):
+        yield ("sales_order", "opportunity_field"), _missing_in_sdf(meta, "salesOrder", opportunity_field)
     for section, sf_object in _SALESFORCE_OBJECTS.items():
         rules: list[FieldRule] = getattr(mapping, section).fields
         writers: dict[tuple[Side, str], int] = {}
         for i, rule in enumerate(rules):
             at: Loc = (section, "fields", i)
-            if (
-                known is not None
-                and rule.salesforce not in known[sf_object]
-                and not rule.salesforce.endswith("__c")
+            if problem := _salesforce_field_problem(meta, sf_object, rule.salesforce):
+                yield (*at, "salesforce"), problem
+            record = _NETSUITE_RECORDS[section]
+            if rule.netsuite.startswith(NETSUITE_CUSTOM_PREFIXES) and not meta.netsuite.has_field(
+                record, rule.netsuite
             ):
-                yield (
-                    (*at, "salesforce"),
-                    f"{sf_object} has no field {rule.salesforce!r} (custom fields end in __c)",
-                )
+                yield (*at, "netsuite"), _missing_in_sdf(meta, record, rule.netsuite)
             if (rule.direction is Direction.TO_NETSUITE and rule.master is Master.NETSUITE) or (
                 rule.direction is Direction.TO_SALESFORCE and rule.master is Master.SALESFORCE
             ):
@@ -144,6 +156,25 @@ def _cross_check(mapping: Mapping, known: dict[str, set[str]] | None) -> Iterato
                 else:
                     writers[key] = i
             yield from _check_transform(mapping, rule, at)
+
+
+def _salesforce_field_problem(meta: Metadata, sf_object: str, name: str) -> str | None:
+    if not name.endswith("__c"):
+        if name in STANDARD_FIELDS[sf_object]:
+            return None
+        return f"{sf_object} has no field {name!r} (custom fields end in __c)"
+    if meta.salesforce.field(sf_object, name) is not None:
+        return None
+    where = meta.root / SFDX_SOURCE / "objects" / sf_object / "fields" / f"{name}.field-meta.xml"
+    return f"{sf_object} has no custom field {name!r} in q2c's SFDX project: add {where} and deploy it to your org"
+
+
+def _missing_in_sdf(meta: Metadata, record: str, script_id: str) -> str:
+    where = meta.root / SDF_OBJECTS / f"{script_id}.xml"
+    return (
+        f"the NetSuite {record} has no custom field {script_id!r} in q2c's SDF project: add {where} "
+        "(applying to that record) and deploy it to your account"
+    )
 
 
 def _writes(rule: FieldRule, target: Side) -> bool:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from q2c.domain.mapping import DEFAULT_MAPPING_PATH, MappingError, key_lines, line_for, load_mapping
+from q2c.domain.metadata import SDF_OBJECTS, SFDX_NS, SFDX_SOURCE, default_metadata_dir
 from q2c.domain.sync import (
     Direction,
     FieldRule,
@@ -203,13 +206,61 @@ def test_cross_check_errors_name_line_and_field(
         load_mapping(path)
 
 
-def test_custom_salesforce_fields_are_accepted_without_the_schema(tmp_path: Path) -> None:
+def _metadata_with(tmp_path: Path, *, account: str | None = None, customer: str | None = None) -> Path:
+    """A copy of the shipped metadata/ with one more Account field (SFDX) and/or customer field (SDF)."""
+    root = tmp_path / "metadata"
+    shutil.copytree(default_metadata_dir(), root)
+    if account:
+        (root / SFDX_SOURCE / "objects" / "Account" / "fields" / f"{account}.field-meta.xml").write_text(
+            f'<CustomField xmlns="{SFDX_NS}"><fullName>{account}</fullName><label>X</label>'
+            "<length>80</length><type>Text</type></CustomField>"
+        )
+    if customer:
+        (root / SDF_OBJECTS / f"{customer}.xml").write_text(
+            f'<entitycustomfield scriptid="{customer}"><label>X</label><fieldtype>TEXT</fieldtype>'
+            "<appliestocustomer>T</appliestocustomer></entitycustomfield>"
+        )
+    return root
+
+
+def test_custom_fields_must_be_in_the_shipped_metadata(tmp_path: Path) -> None:
+    # A custom field on either side is one the user's orgs get by deploying metadata/: a mapping naming
+    # one that is not there would write a field the org lacks.
     rule = _RULE.replace('"Name"', '"Region__c"').replace('"companyName"', '"custentity_region"')
-    assert load_mapping(_write(tmp_path, rule)).account.fields[0].salesforce == "Region__c"
+    path = _write(tmp_path, rule)
+    lines = path.read_text().splitlines()
+    sf_line, ns_line = (
+        lines.index(f'{key} = "{value}"') + 1
+        for key, value in (("salesforce", "Region__c"), ("netsuite", "custentity_region"))
+    )
+    with pytest.raises(MappingError) as info:
+        load_mapping(path)
+    message = str(info.value)
+    assert re.search(
+        rf"line {sf_line}: account\.fields\[0\]\.salesforce: Account has no custom field 'Region__c' in q2c's "
+        r"SFDX project: add \S+/objects/Account/fields/Region__c\.field-meta\.xml",
+        message,
+    ), message
+    assert re.search(
+        rf"line {ns_line}: account\.fields\[0\]\.netsuite: the NetSuite customer has no custom field "
+        r"'custentity_region' in q2c's SDF project: add \S+/Objects/custentity_region\.xml",
+        message,
+    ), message
+    metadata = _metadata_with(tmp_path, account="Region__c", customer="custentity_region")
+    assert load_mapping(path, metadata=metadata).account.fields[0].salesforce == "Region__c"
+
+
+def test_the_sales_order_field_must_be_in_the_sdf_project(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[sales_order]\nopportunity_field = "custbody_deal"\n')
+    with pytest.raises(
+        MappingError, match=r"line 5: sales_order\.opportunity_field: the NetSuite salesOrder"
+    ):
+        load_mapping(path)
 
 
 def test_duplicate_target_in_the_same_direction_is_an_error(tmp_path: Path) -> None:
     second = _RULE.replace('"Name"', '"Legal_Name__c"')  # two Salesforce fields -> one companyName
+    metadata = _metadata_with(tmp_path, account="Legal_Name__c")
     path = _write(tmp_path, _RULE + second)
     line = [i for i, text in enumerate(path.read_text().splitlines(), 1) if text.startswith("netsuite =")][1]
     with pytest.raises(
@@ -217,10 +268,10 @@ def test_duplicate_target_in_the_same_direction_is_an_error(tmp_path: Path) -> N
         match=rf"line {line}: account\.fields\[1\]\.netsuite: netsuite field 'companyName' is already written "
         r"by account\.fields\[0\]",
     ):
-        load_mapping(path)
+        load_mapping(path, metadata=metadata)
     # Reading one NetSuite field into a second Salesforce field is not a duplicate write.
     reader = second.replace('"both"', '"to_salesforce"').replace('"salesforce_until_customer"', '"netsuite"')
-    assert len(load_mapping(_write(tmp_path, _RULE + reader)).account.fields) == 2
+    assert len(load_mapping(_write(tmp_path, _RULE + reader), metadata=metadata).account.fields) == 2
 
 
 def test_every_problem_is_reported_at_once_in_line_order(tmp_path: Path) -> None:

@@ -1,0 +1,496 @@
+"""Declarative descriptions of the record types the sandbox serves.
+
+Each record type is described once here: its body fields (kind, reference target, required, read-only),
+its sublists, the prefix of custom fields it accepts, how its ``refName`` is built, and how it appears to
+SuiteQL. Validation (``codec``), rendering, business rules and the SuiteQL views are all driven from
+these descriptions, so adding a field is a one-line change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(Enum):
+    TEXT = "text"
+    INTEGER = "integer"
+    NUMBER = "number"  # currency amounts, quantities, rates: JSON numbers
+    BOOLEAN = "boolean"
+    DATE = "date"  # "2026-01-05"
+    DATETIME = "datetime"  # "2026-01-05T10:00:00Z"
+    REF = "ref"  # {"id": "14", "refName": ...}
+    ENUM = "enum"  # a select list with fixed values, rendered like a reference
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: Kind
+    ref_type: str | None = None  # the record type a REF points at
+    required: bool = False  # must be present (after defaults) on create
+    read_only: bool = False  # set by the system; ignored when a client sends it
+    choices: tuple[tuple[str, str], ...] = ()  # ENUM: (id, refName) pairs
+    max_length: int | None = None
+
+    def choice_name(self, value: str) -> str:
+        return dict(self.choices).get(value, value)
+
+
+@dataclass(frozen=True)
+class Sublist:
+    name: str
+    fields: tuple[Field, ...]
+    custom_prefix: str | None = None
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+@dataclass(frozen=True)
+class SuiteQLTable:
+    """How a record type shows up in SuiteQL: the table and its columns (column -> body field or SQL)."""
+
+    table: str
+    columns: dict[str, str]  # lower-case column -> stored body field name, or "sql:<expression over r>"
+    type_code: str | None = None  # transaction.type, e.g. "SalesOrd"
+
+
+@dataclass(frozen=True)
+class RecordType:
+    name: str
+    fields: tuple[Field, ...]
+    ref_name: str  # format string over stored body fields, e.g. "{entityId} {companyName}"
+    id_sequence: str  # types sharing a sequence never share an internal id (like NetSuite's transactions)
+    sublists: tuple[Sublist, ...] = ()
+    custom_prefix: str | None = None  # "custentity_", "custbody_", "custitem_"
+    tran_id_prefix: str | None = None  # transactions number themselves: "SO" -> SO1001, SO1002...
+    suiteql: SuiteQLTable | None = None
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def sublist(self, name: str) -> Sublist | None:
+        return next((s for s in self.sublists if s.name == name), None)
+
+    def is_custom(self, name: str) -> bool:
+        return self.custom_prefix is not None and name.startswith(self.custom_prefix)
+
+
+def _f(name: str, kind: Kind = Kind.TEXT, **kw: object) -> Field:
+    return Field(name, kind, **kw)  # type: ignore[arg-type]
+
+
+ID = _f("id", read_only=True)
+EXTERNAL_ID = _f("externalId", max_length=255)
+INACTIVE = _f("isInactive", Kind.BOOLEAN)
+CREATED = _f("createdDate", Kind.DATETIME, read_only=True)
+MODIFIED = _f("lastModifiedDate", Kind.DATETIME, read_only=True)
+
+SALES_ORDER_STATUS = (
+    ("A", "Pending Approval"),
+    ("B", "Pending Fulfillment"),
+    ("C", "Cancelled"),
+    ("D", "Partially Fulfilled"),
+    ("E", "Pending Billing/Partially Fulfilled"),
+    ("F", "Pending Billing"),
+    ("G", "Billed"),
+    ("H", "Closed"),
+)
+INVOICE_STATUS = (("A", "Open"), ("B", "Paid In Full"))
+PAYMENT_STATUS = (("B", "Not Deposited"), ("C", "Deposited"))
+CREDIT_MEMO_STATUS = (("A", "Open"), ("B", "Fully Applied"))
+CREDIT_HOLD = (("AUTO", "Auto"), ("ON", "On"), ("OFF", "Off"))
+
+ITEM_LINE = Sublist(
+    "item",
+    (
+        _f("line", Kind.INTEGER, read_only=True),
+        _f("item", Kind.REF, ref_type="inventoryItem", required=True),
+        _f("quantity", Kind.NUMBER),
+        _f("rate", Kind.NUMBER),
+        _f("amount", Kind.NUMBER),
+        _f("description", max_length=4000),
+    ),
+    custom_prefix="custcol_",
+)
+
+# A sales order line can be closed (nothing more to fulfil or bill); closing every line closes the order.
+ORDER_LINE = Sublist(
+    "item", (*ITEM_LINE.fields, _f("isClosed", Kind.BOOLEAN)), custom_prefix=ITEM_LINE.custom_prefix
+)
+
+# An invoice line billed from an order keeps the order line's number (NetSuite's orderLine).
+INVOICE_LINE = Sublist(
+    "item",
+    (*ITEM_LINE.fields, _f("orderLine", Kind.INTEGER, read_only=True)),
+    custom_prefix=ITEM_LINE.custom_prefix,
+)
+
+APPLY_LINE = Sublist(
+    "apply",
+    (
+        _f("line", Kind.INTEGER, read_only=True),
+        _f("doc", Kind.REF, ref_type="invoice", required=True),
+        _f("apply", Kind.BOOLEAN),
+        _f("amount", Kind.NUMBER),
+    ),
+)
+
+# SQL over the stored JSON of ``r`` (the record row) for columns NetSuite computes from today's date.
+# ns_today() is the sandbox clock's date (registered by the store), so moving the clock changes these
+# without touching the records.
+_J = "json_extract(r.body, '$.{}')"
+_INVOICE_DAYS_OVERDUE = (
+    f"sql:CASE WHEN {_J.format('amountRemaining')} > 0 AND {_J.format('dueDate')} < ns_today() "
+    f"THEN CAST(julianday(ns_today()) - julianday({_J.format('dueDate')}) AS INTEGER) ELSE 0 END"
+)
+# A customer's open invoices. json_extract(body, '$.entity') matches the store's expression index, and
+# (r.id || '') rather than CAST(r.id AS TEXT): a TEXT-affinity operand would stop SQLite using that index.
+_OPEN_INVOICES = (
+    "FROM ns_record i WHERE i.type = 'invoice' AND json_extract(i.body, '$.entity') = (r.id || '') "
+    "AND json_extract(i.body, '$.amountRemaining') > 0"
+)
+_OVERDUE = "AND json_extract(i.body, '$.dueDate') < ns_today()"
+_CUSTOMER_OVERDUE_BALANCE = (
+    f"sql:(SELECT round(coalesce(sum(json_extract(i.body, '$.amountRemaining')), 0), 2) "
+    f"{_OPEN_INVOICES} {_OVERDUE})"
+)
+_CUSTOMER_DAYS_OVERDUE = (
+    "sql:(SELECT coalesce(max(CAST(julianday(ns_today()) - julianday(json_extract(i.body, '$.dueDate')) "
+    f"AS INTEGER)), 0) {_OPEN_INVOICES} {_OVERDUE})"
+)
+_CUSTOMER_UNBILLED_ORDERS = (
+    "sql:(SELECT round(coalesce(sum(json_extract(o.body, '$.total')), 0), 2) FROM ns_record o "
+    "WHERE o.type = 'salesOrder' AND json_extract(o.body, '$.entity') = (r.id || '') "
+    "AND json_extract(o.body, '$.status') NOT IN ('G', 'C', 'H'))"
+)
+
+TRANSACTION_COLUMNS = {
+    "id": "id",
+    "tranid": "tranId",
+    "entity": "entity",
+    "trandate": "tranDate",
+    "currency": "currency",
+    "subsidiary": "subsidiary",
+    "status": "status",
+    "externalid": "externalId",
+    "otherrefnum": "otherRefNum",
+    "memo": "memo",
+    "foreigntotal": "total",
+    "createddate": "createdDate",
+    "lastmodifieddate": "lastModifiedDate",
+    "duedate": "dueDate",
+    "createdfrom": "createdFrom",
+    "foreignamountremaining": "amountRemaining",
+    "foreignamountunpaid": "amountRemaining",
+    "foreignamountpaid": "amountPaid",
+    "daysoverduesearch": "sql:NULL",  # only invoices fall overdue
+}
+
+RECORD_TYPES: dict[str, RecordType] = {
+    t.name: t
+    for t in (
+        RecordType(
+            "currency",
+            (
+                ID,
+                _f("name", required=True, max_length=100),
+                _f("symbol", required=True, max_length=3),
+                _f("isBaseCurrency", Kind.BOOLEAN),
+                _f("exchangeRate", Kind.NUMBER),
+                INACTIVE,
+                EXTERNAL_ID,
+                CREATED,
+                MODIFIED,
+            ),
+            ref_name="{name}",
+            id_sequence="currency",
+            suiteql=SuiteQLTable(
+                "currency",
+                {
+                    "id": "id",
+                    "name": "name",
+                    "symbol": "symbol",
+                    "isbasecurrency": "isBaseCurrency",
+                    "exchangerate": "exchangeRate",
+                    "isinactive": "isInactive",
+                    "externalid": "externalId",
+                },
+            ),
+        ),
+        RecordType(
+            "subsidiary",
+            (
+                ID,
+                _f("name", required=True, max_length=83),
+                _f("currency", Kind.REF, ref_type="currency", required=True),
+                INACTIVE,
+                EXTERNAL_ID,
+                CREATED,
+                MODIFIED,
+            ),
+            ref_name="{name}",
+            id_sequence="subsidiary",
+            suiteql=SuiteQLTable(
+                "subsidiary",
+                {
+                    "id": "id",
+                    "name": "name",
+                    "currency": "currency",
+                    "isinactive": "isInactive",
+                    "externalid": "externalId",
+                    "lastmodifieddate": "lastModifiedDate",
+                },
+            ),
+        ),
+        RecordType(
+            "customer",
+            (
+                ID,
+                _f("entityId", max_length=83),
+                _f("companyName", required=True, max_length=83),
+                _f("email", max_length=254),
+                _f("phone", max_length=32),
+                _f("url", max_length=100),  # "Web Address" in the UI
+                _f("subsidiary", Kind.REF, ref_type="subsidiary", required=True),
+                _f("currency", Kind.REF, ref_type="currency"),
+                _f("creditLimit", Kind.NUMBER),
+                _f("creditHoldOverride", Kind.ENUM, choices=CREDIT_HOLD),
+                _f("balance", Kind.NUMBER, read_only=True),
+                _f("overdueBalance", Kind.NUMBER, read_only=True),
+                _f("daysOverdue", Kind.INTEGER, read_only=True),
+                _f("unbilledOrders", Kind.NUMBER, read_only=True),
+                _f("comments", max_length=999),
+                INACTIVE,
+                EXTERNAL_ID,
+                _f("dateCreated", Kind.DATETIME, read_only=True),
+                MODIFIED,
+            ),
+            ref_name="{entityId} {companyName}",
+            id_sequence="entity",
+            custom_prefix="custentity_",
+            suiteql=SuiteQLTable(
+                "customer",
+                {
+                    "id": "id",
+                    "entityid": "entityId",
+                    "companyname": "companyName",
+                    "email": "email",
+                    "phone": "phone",
+                    "url": "url",
+                    "subsidiary": "subsidiary",
+                    "currency": "currency",
+                    "creditlimit": "creditLimit",
+                    "creditholdoverride": "creditHoldOverride",
+                    "balance": "balance",
+                    "balancesearch": "balance",
+                    "overduebalancesearch": _CUSTOMER_OVERDUE_BALANCE,
+                    "daysoverduesearch": _CUSTOMER_DAYS_OVERDUE,
+                    "unbilledorderssearch": _CUSTOMER_UNBILLED_ORDERS,
+                    "isinactive": "isInactive",
+                    "externalid": "externalId",
+                    "datecreated": "dateCreated",
+                    "lastmodifieddate": "lastModifiedDate",
+                    # A custom entity field is a SuiteQL column under its script id, as on a real
+                    # account; this is the one q2c reads (the Salesforce account id).
+                    "custentity_sf_account_id": "custentity_sf_account_id",
+                },
+            ),
+        ),
+        RecordType(
+            "contact",
+            (
+                ID,
+                _f("entityId", max_length=83),
+                _f("firstName", max_length=32),
+                _f("lastName", max_length=32),
+                _f("email", max_length=254),
+                _f("phone", max_length=32),
+                _f("company", Kind.REF, ref_type="customer"),
+                _f("subsidiary", Kind.REF, ref_type="subsidiary", required=True),
+                INACTIVE,
+                EXTERNAL_ID,
+                _f("dateCreated", Kind.DATETIME, read_only=True),
+                MODIFIED,
+            ),
+            ref_name="{entityId}",
+            id_sequence="entity",
+            custom_prefix="custentity_",
+            suiteql=SuiteQLTable(
+                "contact",
+                {
+                    "id": "id",
+                    "entityid": "entityId",
+                    "firstname": "firstName",
+                    "lastname": "lastName",
+                    "email": "email",
+                    "company": "company",
+                    "subsidiary": "subsidiary",
+                    "isinactive": "isInactive",
+                    "externalid": "externalId",
+                    "lastmodifieddate": "lastModifiedDate",
+                },
+            ),
+        ),
+        RecordType(
+            "inventoryItem",
+            (
+                ID,
+                _f("itemId", required=True, max_length=250),
+                _f("displayName", max_length=250),
+                _f("description", max_length=4000),
+                _f("basePrice", Kind.NUMBER),
+                INACTIVE,
+                EXTERNAL_ID,
+                CREATED,
+                MODIFIED,
+            ),
+            ref_name="{itemId}",
+            id_sequence="item",
+            custom_prefix="custitem_",
+            suiteql=SuiteQLTable(
+                "item",
+                {
+                    "id": "id",
+                    "itemid": "itemId",
+                    "displayname": "displayName",
+                    "description": "description",
+                    "baseprice": "basePrice",
+                    "itemtype": "sql:'InvtPart'",
+                    "isinactive": "isInactive",
+                    "externalid": "externalId",
+                    "createddate": "createdDate",
+                    "lastmodifieddate": "lastModifiedDate",
+                },
+            ),
+        ),
+        RecordType(
+            "salesOrder",
+            (
+                ID,
+                _f("tranId", read_only=True),
+                _f("entity", Kind.REF, ref_type="customer", required=True),
+                _f("tranDate", Kind.DATE),
+                _f("currency", Kind.REF, ref_type="currency"),
+                _f("exchangeRate", Kind.NUMBER),
+                _f("subsidiary", Kind.REF, ref_type="subsidiary"),
+                _f("status", Kind.ENUM, choices=SALES_ORDER_STATUS, read_only=True),
+                _f("otherRefNum", max_length=45),
+                _f("memo", max_length=999),
+                _f("subtotal", Kind.NUMBER, read_only=True),
+                _f("total", Kind.NUMBER, read_only=True),
+                EXTERNAL_ID,
+                CREATED,
+                MODIFIED,
+            ),
+            ref_name="Sales Order #{tranId}",
+            id_sequence="transaction",
+            sublists=(ORDER_LINE,),
+            custom_prefix="custbody_",
+            tran_id_prefix="SO",
+            suiteql=SuiteQLTable("transaction", TRANSACTION_COLUMNS, type_code="SalesOrd"),
+        ),
+        RecordType(
+            "invoice",
+            (
+                ID,
+                _f("tranId", read_only=True),
+                _f("entity", Kind.REF, ref_type="customer", required=True),
+                _f("tranDate", Kind.DATE),
+                _f("dueDate", Kind.DATE),
+                _f("currency", Kind.REF, ref_type="currency"),
+                _f("exchangeRate", Kind.NUMBER),
+                _f("subsidiary", Kind.REF, ref_type="subsidiary"),
+                _f("createdFrom", Kind.REF, ref_type="salesOrder"),
+                _f("status", Kind.ENUM, choices=INVOICE_STATUS, read_only=True),
+                _f("otherRefNum", max_length=45),
+                _f("memo", max_length=999),
+                _f("subtotal", Kind.NUMBER, read_only=True),
+                _f("total", Kind.NUMBER, read_only=True),
+                _f("amountPaid", Kind.NUMBER, read_only=True),
+                _f("amountRemaining", Kind.NUMBER, read_only=True),
+                _f("daysOverdue", Kind.INTEGER, read_only=True),  # computed on read from the clock
+                EXTERNAL_ID,
+                CREATED,
+                MODIFIED,
+            ),
+            ref_name="Invoice #{tranId}",
+            id_sequence="transaction",
+            sublists=(INVOICE_LINE,),
+            custom_prefix="custbody_",
+            tran_id_prefix="INV",
+            suiteql=SuiteQLTable(
+                "transaction",
+                {**TRANSACTION_COLUMNS, "daysoverduesearch": _INVOICE_DAYS_OVERDUE},
+                type_code="CustInvc",
+            ),
+        ),
+        RecordType(
+            "creditMemo",
+            (
+                ID,
+                _f("tranId", read_only=True),
+                _f("entity", Kind.REF, ref_type="customer", required=True),
+                _f("tranDate", Kind.DATE),
+                _f("currency", Kind.REF, ref_type="currency"),
+                _f("exchangeRate", Kind.NUMBER),
+                _f("subsidiary", Kind.REF, ref_type="subsidiary"),
+                _f("createdFrom", Kind.REF, ref_type="invoice"),
+                _f("status", Kind.ENUM, choices=CREDIT_MEMO_STATUS, read_only=True),
+                _f("otherRefNum", max_length=45),
+                _f("memo", max_length=999),
+                _f("subtotal", Kind.NUMBER, read_only=True),
+                _f("total", Kind.NUMBER, read_only=True),
+                _f("applied", Kind.NUMBER, read_only=True),
+                _f("unapplied", Kind.NUMBER, read_only=True),
+                _f("amountRemaining", Kind.NUMBER, read_only=True),  # = unapplied
+                EXTERNAL_ID,
+                CREATED,
+                MODIFIED,
+            ),
+            ref_name="Credit Memo #{tranId}",
+            id_sequence="transaction",
+            sublists=(ITEM_LINE, APPLY_LINE),
+            custom_prefix="custbody_",
+            tran_id_prefix="CM",
+            suiteql=SuiteQLTable(
+                "transaction", {**TRANSACTION_COLUMNS, "foreignamountpaid": "applied"}, type_code="CustCred"
+            ),
+        ),
+        RecordType(
+            "customerPayment",
+            (
+                ID,
+                _f("tranId", read_only=True),
+                _f("customer", Kind.REF, ref_type="customer", required=True),
+                _f("tranDate", Kind.DATE),
+                _f("currency", Kind.REF, ref_type="currency"),
+                _f("exchangeRate", Kind.NUMBER),
+                _f("subsidiary", Kind.REF, ref_type="subsidiary"),
+                _f("payment", Kind.NUMBER, required=True),
+                _f("applied", Kind.NUMBER, read_only=True),
+                _f("unapplied", Kind.NUMBER, read_only=True),
+                _f("status", Kind.ENUM, choices=PAYMENT_STATUS, read_only=True),
+                _f("memo", max_length=999),
+                EXTERNAL_ID,
+                CREATED,
+                MODIFIED,
+            ),
+            ref_name="Payment #{tranId}",
+            id_sequence="transaction",
+            sublists=(APPLY_LINE,),
+            custom_prefix="custbody_",
+            tran_id_prefix="PYMT",
+            suiteql=SuiteQLTable(
+                "transaction",
+                {**TRANSACTION_COLUMNS, "entity": "customer", "foreigntotal": "payment"},
+                type_code="CustPymt",
+            ),
+        ),
+    )
+}
+
+
+def record_type(name: str) -> RecordType | None:
+    return RECORD_TYPES.get(name)

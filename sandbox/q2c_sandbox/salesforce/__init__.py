@@ -1,0 +1,36 @@
+"""A local Salesforce org speaking the REST wire protocol (see ``app.create_app``).
+
+Deliberate differences from a real org, for anyone relying on the sandbox:
+
+- OAuth: password, client-credentials and JWT bearer grants (no refresh tokens, no web/user-agent flows,
+  no scopes). Password and client-credentials tokens act as the integration user; a JWT bearer token acts
+  as the active User its ``sub`` names, with no pre-authorisation check (every active user counts as
+  approved). JWT ``exp`` must be at most 3 minutes away, as documented (real orgs are reported to be more
+  lenient); an unlisted refusal reason is answered "invalid assertion". The connected app's certificate
+  is not checked for expiry. Sessions expire after ``session_ttl_seconds`` of inactivity.
+- Injected faults (``/__admin/faults``, ``/__admin/latency``; see ``injection``): errors use the org's
+  bodies; UNKNOWN_EXCEPTION and UNABLE_TO_LOCK_ROW on an authenticated call count against the daily
+  allocation and carry ``Sforce-Limit-Info``, REQUEST_LIMIT_EXCEEDED carries the header uncounted, 503s
+  neither. A fault hits before authentication and routing, so an unauthenticated or unknown URL can get
+  it too; the token endpoint's faults use the REST error bodies. An injected lock names the id in the
+  URL only (not ids inside composite bodies).
+- SOQL: SELECT lists, parent paths, child subqueries (nested too), WHERE with AND/OR/NOT, comparison
+  operators, IN/NOT IN, LIKE, date and datetime literals and the common relative date literals, ORDER BY,
+  LIMIT, OFFSET, ``COUNT()`` and ``COUNT(field)``. No GROUP BY/HAVING, other aggregates, semi-joins,
+  TYPEOF, FIELDS(), WITH or FOR clauses (they answer MALFORMED_QUERY). Query locators live in memory and
+  do not survive a restart.
+- Writes: no triggers, validation rules, duplicate rules or sharing. Deleting an Opportunity deletes its
+  line items; other parent deletions neither cascade nor clear lookups (the children's queries show the
+  parent as null). Deleted records stay deleted (no undelete, no recycle-bin purge).
+- Outbound messages (see ``outbound``): at most one per sObject, on Account, Contact and Opportunity
+  only, each bound to a fixed workflow rule: Opportunity when IsWon changes (an Opportunity created
+  already won counts), Account and Contact on every API create and update ("created, and every time it's
+  edited", by any user, the integration user included). Other rules and criteria, other objects, field
+  updates, tasks, and the message's "Send Session ID" and "User to send as" options are not modelled
+  (SessionId is always nil). Field values are captured when the write happens; deletes and admin loads
+  never fire. Deleting a configuration leaves its queued notifications queued until they expire.
+- Logging in as another user: ``POST /__admin/sessions`` issues a session for any active User with no
+  password (a test's way to write as a sales user); the token endpoint's password grant knows only the
+  integration user.
+- Ids: 15 characters plus the usual case-safe suffix; checksums of incoming ids are not verified.
+"""
