@@ -7,33 +7,17 @@ second customer or sales order.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from temporalio import activity
 
 from activities.errors import BusinessError, api_errors, business_error
-from q2c.connectors.errors import ApiError, ErrorKind
-from q2c.connectors.netsuite import NetSuiteClient, parse_netsuite_time, ref_id, ref_name
+from q2c.connectors.errors import ApiError
+from q2c.connectors.netsuite import NetSuiteClient, ref_id, ref_name
 from q2c.connectors.netsuite_billing import NetSuiteBilling
-from q2c.connectors.netsuite_customers import CustomerKeys, customers_sharing_a_key
-from q2c.domain.account_sync import (
-    AccountState,
-    Candidates,
-    CreateCustomer,
-    CreatedRecord,
-    FindCandidates,
-    LinkPair,
-    MaybeAccountState,
-    ReadCustomerState,
-    UpsertContact,
-    WriteFields,
-    plain,
-)
+from q2c.connectors.netsuite_customers import SF_ACCOUNT_FIELD, quote
 from q2c.domain.billing import CreditState, OrderBilling, credit_state
-from q2c.domain.matching import AccountCandidate
 from q2c.domain.messages import (
     CheckCredit,
     CloseSalesOrder,
@@ -45,13 +29,15 @@ from q2c.domain.messages import (
 )
 from q2c.domain.order import CustomerUpsert, SalesOrderUpsert
 from q2c.domain.records import SalesOrder
-from q2c.domain.sync import Side, written_hash
 from q2c.store import LinkKind, Store
-
-SF_ACCOUNT_FIELD = "custentity_sf_account_id"
+from workflows import names
 
 
 class NetSuiteActivities:
+    """The NetSuite calls of the order to cash: customer, sales order, billing and credit."""
+
+    task_queue: ClassVar[str] = names.NETSUITE_TASK_QUEUE
+
     def __init__(self, client: NetSuiteClient, store: Store) -> None:
         self._client = client
         self._billing = NetSuiteBilling(client)
@@ -119,7 +105,7 @@ class NetSuiteActivities:
         ids = sorted({line.item_id for line in order.lines})
         rows = await self._client.suiteql_rows(
             "SELECT id, itemid FROM item WHERE isinactive = 'T' AND id IN ("
-            + ", ".join(_quote(i) for i in ids)
+            + ", ".join(quote(i) for i in ids)
             + ")"
         )
         names = {str(row["id"]): str(row.get("itemid") or row["id"]) for row in rows}
@@ -173,132 +159,3 @@ def _sales_order(record: dict[str, Any]) -> SalesOrder:
         total=Decimal(str(total)) if total is not None else None,
         status=ref_name(record.get("status")),
     )
-
-
-# --- account sync ---------------------------------------------------------------------------------------
-_SF_ACCOUNT_ID = re.compile(r"^001[a-zA-Z0-9]{12}([a-zA-Z0-9]{3})?$")
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def customer_state(record: dict[str, Any], fields: list[str], *, is_customer: bool) -> AccountState:
-    external_id = record.get("externalId")
-    cross = record.get(SF_ACCOUNT_FIELD) or (
-        external_id if isinstance(external_id, str) and _SF_ACCOUNT_ID.match(external_id) else None
-    )
-    modified = record.get("lastModifiedDate")
-    return AccountState(
-        side=Side.NETSUITE,
-        id=str(record["id"]),
-        values={f: plain(record.get(f)) for f in fields},
-        modified_at=parse_netsuite_time(str(modified)) if modified else dt.datetime.now(dt.UTC),
-        cross_id=str(cross) if cross else None,
-        name=str(record.get("companyName") or ""),
-        email=record.get("email"),
-        website=record.get("url"),
-        subsidiary_id=ref_id(record.get("subsidiary")),
-        is_customer=is_customer,
-        external_id=str(external_id) if external_id else None,
-    )
-
-
-class NetSuiteAccountActivities:
-    """The NetSuite calls of the account sync (customer and contact), over the injected client and store."""
-
-    def __init__(self, client: NetSuiteClient, store: Store) -> None:
-        self._client = client
-        self._store = store
-
-    @activity.defn(name="read_customer_state")
-    async def read_customer_state(self, request: ReadCustomerState) -> MaybeAccountState:
-        with api_errors():
-            try:
-                record = await self._client.get("customer", request.customer_id)
-            except ApiError as exc:
-                if exc.kind is ErrorKind.NOT_FOUND:
-                    return MaybeAccountState()
-                raise
-            state = customer_state(record, request.fields, is_customer=request.known_customer)
-            echo = request.unchanged_hash is not None and request.unchanged_hash == written_hash(
-                {f: state.values.get(f) for f in request.fields}
-            )
-            if not (request.known_customer or echo):
-                state.is_customer = await self._has_transactions(request.customer_id)
-        return MaybeAccountState(state=state)
-
-    async def _has_transactions(self, customer_id: str) -> bool:
-        """A prospect becomes a customer with its first sales order or invoice (NetSuite's own rule)."""
-        rows = await self._client.suiteql_rows(
-            "SELECT COUNT(*) AS n FROM transaction WHERE entity = "
-            f"{_quote(customer_id)} AND type IN ('SalesOrd', 'CustInvc')"
-        )
-        return bool(rows) and int(rows[0].get("n") or 0) > 0
-
-    @activity.defn(name="find_customer_candidates")
-    async def find_customer_candidates(self, request: FindCandidates) -> Candidates:
-        """Every active customer sharing a matching key with the account (cross id, domain, normalized
-        name), all pages of them: the matching rules rank them, nothing is cut off before."""
-        record = request.record
-        linked = await asyncio.to_thread(self._store.find_link, LinkKind.ACCOUNT, salesforce_id=record.id)
-        pointed_at = {record.cross_id, linked.netsuite_id if linked else None}
-        keys = CustomerKeys.of(record.id, record.name, record.domains(), pointed_at)
-        with api_errors():
-            rows = await customers_sharing_a_key(self._client, keys)
-        links = await asyncio.to_thread(
-            self._store.salesforce_ids, LinkKind.ACCOUNT, [str(row["id"]) for row in rows]
-        )
-        candidates = []
-        for row in rows:
-            external_id = row.get("externalid")
-            cross = links.get(str(row["id"])) or row.get(SF_ACCOUNT_FIELD)
-            if cross is None and isinstance(external_id, str) and _SF_ACCOUNT_ID.match(external_id):
-                cross = external_id
-            candidates.append(
-                AccountCandidate(
-                    side=Side.NETSUITE,
-                    id=str(row["id"]),
-                    name=str(row.get("companyname") or ""),
-                    email=row.get("email"),
-                    website=row.get("url"),
-                    cross_id=cross,
-                )
-            )
-        return Candidates(candidates=candidates)
-
-    @activity.defn(name="write_customer")
-    async def write_customer(self, request: WriteFields) -> Written:
-        with api_errors():
-            await self._client.patch("customer", request.record_id, request.fields)
-        return Written(record_id=request.record_id)
-
-    @activity.defn(name="create_customer")
-    async def create_customer(self, request: CreateCustomer) -> CreatedRecord:
-        """Upserted by the account id as externalId (as the order workflow does): never a second one."""
-        body = {**request.fields, SF_ACCOUNT_FIELD: request.account_id}
-        with api_errors():
-            customer_id = await self._client.upsert("customer", request.account_id, body)
-        await asyncio.to_thread(self._store.link, LinkKind.ACCOUNT, request.account_id, customer_id)
-        return CreatedRecord(record_id=customer_id)
-
-    @activity.defn(name="link_customer")
-    async def link_customer(self, request: LinkPair) -> Written:
-        """Write the account id on the customer (custom field, and externalId when free) and in the store."""
-        with api_errors():
-            record = await self._client.get("customer", request.customer_id)
-            body: dict[str, Any] = {SF_ACCOUNT_FIELD: request.account_id}
-            if not record.get("externalId"):
-                # So the order workflow's upsert by account id finds this customer rather than making one.
-                body["externalId"] = request.account_id
-            if record.get(SF_ACCOUNT_FIELD) != request.account_id or "externalId" in body:
-                await self._client.patch("customer", request.customer_id, body)
-        await asyncio.to_thread(self._store.link, LinkKind.ACCOUNT, request.account_id, request.customer_id)
-        return Written(record_id=request.customer_id)
-
-    @activity.defn(name="upsert_contact")
-    async def upsert_contact(self, request: UpsertContact) -> CreatedRecord:
-        with api_errors():
-            contact_id = await self._client.upsert("contact", request.contact_id, request.body)
-        await asyncio.to_thread(self._store.link, LinkKind.CONTACT, request.contact_id, contact_id)
-        return CreatedRecord(record_id=contact_id)

@@ -1,5 +1,5 @@
-"""Account sync: one entity workflow per Salesforce account / NetSuite customer pair, and the intake of
-customers born in NetSuite.
+"""Account sync: one entity workflow per Salesforce account / NetSuite customer pair. A customer born in
+NetSuite first goes through ``workflows.customer_intake``; what the two share is ``workflows.account_common``.
 
 Glossary: *pair* = a Salesforce account and the NetSuite customer linked to it; *baseline* = both sides'
 mapped values right after q2c last synced the pair (`q2c.domain.account_sync`); *echo* = a change event
@@ -8,127 +8,53 @@ caused by q2c's own write.
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError
+from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
+    from activities.netsuite_accounts import NetSuiteAccountActivities
+    from activities.salesforce_accounts import SalesforceAccountActivities
     from q2c.domain.account_sync import (
         AccountStage,
         AccountState,
-        AccountSyncInput,
-        AccountSyncStatus,
-        Candidates,
-        ChooseMatch,
         ContactState,
-        CreateAccount,
-        CreateCustomer,
-        CreatedRecord,
-        CustomerIntakeInput,
-        CustomerIntakeStatus,
-        FindCandidates,
-        LinkedContact,
-        LinkPair,
-        MaybeAccountState,
-        MaybeContact,
-        NetSuiteCustomerChanged,
-        ReadAccountState,
-        ReadContact,
-        ReadCustomerState,
-        SalesforceAccountChanged,
-        SalesforceContactChanged,
-        StartAccountSync,
-        SyncRetry,
-        UpsertContact,
-        WriteFields,
         baseline_after,
         contact_body,
         is_unchanged,
-        new_account_fields,
         new_customer_fields,
         plan_sync,
     )
     from q2c.domain.mapping import Mapping
-    from q2c.domain.matching import MatchKind, MatchResult, match
-    from q2c.domain.messages import LinkAccount, LoadMapping, Written
+    from q2c.domain.matching import MatchKind
+    from q2c.domain.messages import (
+        AccountSyncInput,
+        AccountSyncStatus,
+        ChooseMatch,
+        CreateCustomer,
+        LinkedContact,
+        LinkPair,
+        NetSuiteCustomerChanged,
+        ReadAccountState,
+        ReadContact,
+        SalesforceAccountChanged,
+        SalesforceContactChanged,
+        UpsertContact,
+        WriteFields,
+    )
     from q2c.domain.sync import MappingValueError, Side, written_hash
     from workflows import names
-    from workflows.common import NeedsAttention, ambiguous_message, match_netsuite_customer, needs_attention
+    from workflows.account_common import AccountWorkflow, ambiguous_record_message
+    from workflows.calls import ActivityCalls
+    from workflows.common import NeedsAttention
+    from workflows.customer_matching import match_netsuite_customer
 
-T = TypeVar("T")
 SALESFORCE_LINK_FIELD = "NetSuite_Internal_ID__c"  # the customer id on the account (an external id)
 
 
-class _AccountWorkflow:
-    """What both account workflows share: the signals a person sends, and activity calls with the
-    workflow's retry options (exhausted or permanent failures park it)."""
-
-    options: Any
-    _choice: ChooseMatch | None
-    _wake: bool
-
-    @workflow.signal(name=names.CHOOSE_MATCH_SIGNAL)
-    def choose_match(self, choice: ChooseMatch) -> None:
-        self._choice = choice
-        self._wake = True
-
-    @workflow.signal(name=names.RETRY_SIGNAL)
-    def retry(self, request: SyncRetry) -> None:
-        self._wake = True
-
-    async def _call(
-        self, activity: str, arg: Any, result_type: type[T], *, summary: str, netsuite: bool = False
-    ) -> T:
-        options = self.options
-        try:
-            return await workflow.execute_activity(
-                activity,
-                arg,
-                result_type=result_type,
-                task_queue=names.NETSUITE_TASK_QUEUE if netsuite else names.TASK_QUEUE,
-                start_to_close_timeout=dt.timedelta(seconds=options.activity_timeout_seconds),
-                retry_policy=RetryPolicy(
-                    initial_interval=dt.timedelta(seconds=1),
-                    maximum_interval=dt.timedelta(seconds=options.activity_max_interval_seconds),
-                    maximum_attempts=options.activity_max_attempts,
-                ),
-                summary=summary,
-            )
-        except ActivityError as failure:
-            raise needs_attention(activity, failure, options.activity_max_attempts) from None
-
-    async def _mapping(self) -> Mapping:
-        return await self._call("load_mapping", LoadMapping(), Mapping, summary="Load the mapping file")
-
-    async def _read_customer(
-        self, customer_id: str, mapping: Mapping, known_customer: bool, unchanged_hash: str | None = None
-    ) -> AccountState:
-        fields = [rule.netsuite for rule in mapping.account.fields]
-        found = await self._call(
-            "read_customer_state",
-            ReadCustomerState(
-                customer_id=customer_id,
-                fields=fields,
-                known_customer=known_customer,
-                unchanged_hash=unchanged_hash,
-            ),
-            MaybeAccountState,
-            summary=f"Read NetSuite customer {customer_id}",
-            netsuite=True,
-        )
-        if found.state is None:
-            raise NeedsAttention(
-                f"NetSuite customer {customer_id} does not exist (deleted or inactive?); relink the account "
-                "by clearing NetSuite_Internal_ID__c on it, then retry."
-            )
-        return found.state
-
-
 @workflow.defn(name=names.ACCOUNT_SYNC_WORKFLOW)
-class AccountSync(_AccountWorkflow):
+class AccountSync(AccountWorkflow):
     """One Salesforce account and its NetSuite customer. Id: ``account:{account id}``.
 
     Started (signal-with-start) by the first change event of either side: ``salesforce_changed`` (outbound
@@ -154,7 +80,7 @@ class AccountSync(_AccountWorkflow):
     @workflow.init
     def __init__(self, input: AccountSyncInput) -> None:
         self._input = input
-        self.options = input.options
+        self._call = ActivityCalls(input.options)
         self._s = input.resume or AccountSyncStatus(account_id=input.account_id)
         self._choice: ChooseMatch | None = None
         self._wake = False
@@ -257,7 +183,7 @@ class AccountSync(_AccountWorkflow):
             await self._create_customer(sf, mapping)
         else:
             s.candidates = list(result.matches)
-            raise NeedsAttention(_ambiguous_message("Account", sf, result, "NetSuite customer"))
+            raise NeedsAttention(ambiguous_record_message("Account", sf, result, "NetSuite customer"))
 
     async def _apply_choice(self, choice: ChooseMatch, sf: AccountState, mapping: Mapping) -> None:
         self._s.candidates = []
@@ -275,11 +201,9 @@ class AccountSync(_AccountWorkflow):
         except MappingValueError as problem:
             raise NeedsAttention(f"Account {sf.id} ({sf.name!r}): {problem}") from None
         created = await self._call(
-            "create_customer",
+            NetSuiteAccountActivities.create_customer,
             CreateCustomer(account_id=sf.id, fields=fields),
-            CreatedRecord,
             summary=f"Create NetSuite customer for account {sf.id}",
-            netsuite=True,
         )
         self._s.netsuite_writes += 1
         self._s.note([f"no NetSuite customer matched; created customer {created.record_id}"])
@@ -288,11 +212,9 @@ class AccountSync(_AccountWorkflow):
     async def _write_link(self, account_id: str, customer_id: str, *, salesforce_has_it: bool) -> None:
         # NetSuite first: once the account shows the link, the order workflow relies on the customer.
         await self._call(
-            "link_customer",
+            NetSuiteAccountActivities.link_customer,
             LinkPair(account_id=account_id, customer_id=customer_id),
-            Written,
             summary=f"Link NetSuite customer {customer_id} to account {account_id}",
-            netsuite=True,
         )
         self._s.link_to_write = None if salesforce_has_it else customer_id
         self._s.netsuite_customer_id = customer_id
@@ -303,9 +225,8 @@ class AccountSync(_AccountWorkflow):
     async def _read_account(self, mapping: Mapping) -> AccountState | None:
         s = self._s
         found = await self._call(
-            "read_account_state",
+            SalesforceAccountActivities.read_account_state,
             ReadAccountState(account_id=s.account_id, fields=[r.salesforce for r in mapping.account.fields]),
-            MaybeAccountState,
             summary=f"Read Salesforce account {s.account_id}",
         )
         if found.state is None:
@@ -349,11 +270,9 @@ class AccountSync(_AccountWorkflow):
         s.syncs += 1
         if plan.to_netsuite:
             await self._call(
-                "write_customer",
+                NetSuiteAccountActivities.write_customer,
                 WriteFields(record_id=ns.id, fields=plan.to_netsuite),
-                Written,
                 summary=f"Write {', '.join(plan.to_netsuite)} on NetSuite customer {ns.id}",
-                netsuite=True,
             )
             s.netsuite_writes += 1
         sf_fields = dict(plan.to_salesforce)
@@ -361,9 +280,8 @@ class AccountSync(_AccountWorkflow):
             sf_fields[SALESFORCE_LINK_FIELD] = s.link_to_write
         if sf_fields:
             await self._call(
-                "write_account",
+                SalesforceAccountActivities.write_account,
                 WriteFields(record_id=sf.id, fields=sf_fields),
-                Written,
                 summary=f"Write {', '.join(sf_fields)} on Salesforce account {sf.id}",
             )
             s.salesforce_writes += 1
@@ -378,9 +296,8 @@ class AccountSync(_AccountWorkflow):
         while s.pending_contacts:
             contact_id = s.pending_contacts[0]
             found = await self._call(
-                "read_contact",
+                SalesforceAccountActivities.read_contact,
                 ReadContact(contact_id=contact_id, fields=[r.salesforce for r in rules]),
-                MaybeContact,
                 summary=f"Read Salesforce contact {contact_id}",
             )
             s.pending_contacts.pop(0)
@@ -410,18 +327,15 @@ class AccountSync(_AccountWorkflow):
             return
         try:
             created = await self._call(
-                "upsert_contact",
+                NetSuiteAccountActivities.upsert_contact,
                 UpsertContact(contact_id=contact.id, body=body),
-                CreatedRecord,
                 summary=f"Upsert NetSuite contact for Salesforce contact {contact.id}",
-                netsuite=True,
             )
             s.contact_writes += 1
             if contact.netsuite_id != created.record_id:
                 await self._call(
-                    "write_contact",
+                    SalesforceAccountActivities.write_contact,
                     WriteFields(record_id=contact.id, fields={"NetSuite_Internal_ID__c": created.record_id}),
-                    Written,
                     summary=f"Write NetSuite contact {created.record_id} on contact {contact.id}",
                 )
         except NeedsAttention:
@@ -453,126 +367,3 @@ class AccountSync(_AccountWorkflow):
             f"contacts {s.contact_writes}, echoes suppressed {s.echoes_suppressed}"
         )
         workflow.set_current_details("\n\n".join(lines))
-
-
-def _ambiguous_message(what: str, record: AccountState, result: MatchResult, other: str) -> str:
-    return ambiguous_message(what, record.id, record.name, result, other)
-
-
-@workflow.defn(name=names.CUSTOMER_INTAKE_WORKFLOW)
-class NetSuiteCustomerIntake(_AccountWorkflow):
-    """A customer created directly in NetSuite gets its Salesforce account. Id: ``account:ns:{customer id}``.
-
-    Reads the customer; if it already names its account (custom field or externalId) or the store links
-    it, hands over at once. Otherwise matches Salesforce accounts (cross id, domain, normalized name): one
-    -> link it; none -> create the account (upserted by NetSuite_Internal_ID__c, so a retry never makes a
-    second one); several -> ``needs_attention`` until ``choose_match``. Then it signals-with-start the
-    pair's ``account:{account id}`` workflow, which syncs from there on, and ends.
-    """
-
-    @workflow.init
-    def __init__(self, input: CustomerIntakeInput) -> None:
-        self.options = input.options
-        self._s = CustomerIntakeStatus(customer_id=input.customer_id)
-        self._choice: ChooseMatch | None = None
-        self._wake = False
-
-    @workflow.signal(name=names.NETSUITE_CHANGED_SIGNAL)
-    def netsuite_changed(self, event: NetSuiteCustomerChanged) -> None:
-        self._wake = True
-
-    @workflow.query(name=names.STATUS_QUERY)
-    def status(self) -> CustomerIntakeStatus:
-        return self._s
-
-    @workflow.run
-    async def run(self, input: CustomerIntakeInput) -> CustomerIntakeStatus:
-        while True:
-            self._wake = False
-            try:
-                account_id = await self._account_for(input.customer_id)
-                await self._call(
-                    "start_account_sync",
-                    StartAccountSync(account_id=account_id, customer_id=input.customer_id, source="intake"),
-                    Written,
-                    summary=f"Hand customer {input.customer_id} to account:{account_id}",
-                )
-                self._s.account_id = account_id
-                self._set_stage(AccountStage.HANDED_OVER, f"Synced by account:{account_id}.")
-                return self._s
-            except NeedsAttention as problem:
-                self._set_stage(AccountStage.NEEDS_ATTENTION, str(problem))
-                await workflow.wait_condition(lambda: self._wake)
-
-    async def _account_for(self, customer_id: str) -> str:
-        self._set_stage(AccountStage.MATCHING, "")
-        mapping = await self._mapping()
-        ns = await self._read_customer(customer_id, mapping, False)
-        if ns.cross_id:
-            self._s.outcome = "already linked"
-            return ns.cross_id
-        if self._choice is not None:
-            choice, self._choice = self._choice, None
-            if choice.create:
-                self._s.outcome = "created, as a person chose"
-                return await self._create_account(ns, mapping)
-            if choice.record_id:
-                self._s.outcome = "linked, as a person chose"
-                await self._link(choice.record_id, ns.id)
-                return choice.record_id
-        found = await self._call(
-            "find_account_candidates",
-            FindCandidates(record=ns.candidate()),
-            Candidates,
-            summary=f"Look for Salesforce accounts matching customer {ns.id} ({ns.name!r})",
-        )
-        result = match(ns.candidate(), found.candidates)
-        if result.candidate is not None:
-            self._s.outcome = f"matched: {result.matches[0].reason}"
-            await self._link(result.candidate.id, ns.id)
-            return result.candidate.id
-        if result.kind is MatchKind.NONE:
-            self._s.outcome = "created: no account matched"
-            return await self._create_account(ns, mapping)
-        self._s.candidates = list(result.matches)
-        raise NeedsAttention(_ambiguous_message("NetSuite customer", ns, result, "Salesforce account"))
-
-    async def _create_account(self, ns: AccountState, mapping: Mapping) -> str:
-        try:
-            fields = new_account_fields(mapping.account.fields, ns)
-        except MappingValueError as problem:
-            raise NeedsAttention(f"NetSuite customer {ns.id} ({ns.name!r}): {problem}") from None
-        created = await self._call(
-            "create_account",
-            CreateAccount(customer_id=ns.id, fields=fields),
-            CreatedRecord,
-            summary=f"Create Salesforce account for NetSuite customer {ns.id}",
-        )
-        await self._link(created.record_id, ns.id, salesforce_has_it=True)
-        return created.record_id
-
-    async def _link(self, account_id: str, customer_id: str, *, salesforce_has_it: bool = False) -> None:
-        await self._call(
-            "link_customer",
-            LinkPair(account_id=account_id, customer_id=customer_id),
-            Written,
-            summary=f"Link NetSuite customer {customer_id} to account {account_id}",
-            netsuite=True,
-        )
-        if not salesforce_has_it:
-            await self._call(
-                "link_account_to_customer",
-                LinkAccount(account_id=account_id, netsuite_customer_id=customer_id),
-                Written,
-                summary=f"Write NetSuite customer {customer_id} on account {account_id}",
-            )
-
-    def _set_stage(self, stage: AccountStage, message: str) -> None:
-        self._s.stage, self._s.message = stage, message
-        workflow.upsert_search_attributes(
-            [names.STAGE.value_set(stage.value), names.NETSUITE_CUSTOMER_ID.value_set(self._s.customer_id)]
-        )
-        text = f"**Stage:** {stage.value}"
-        if message:
-            text += f"\n\n{'**Needs attention:** ' if stage is AccountStage.NEEDS_ATTENTION else ''}{message}"
-        workflow.set_current_details(text)

@@ -5,43 +5,39 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from q2c.domain.account_sync import AccountNotifications, Notified
+    from activities.account_changes import AccountChangeActivities
+    from activities.netsuite_poller import NetSuitePollerActivities
+    from activities.poller_state import PollerStateActivities
+    from activities.salesforce import SalesforceActivities
     from q2c.domain.billing import CreditState
     from q2c.domain.messages import (
         AccountCredit,
-        AccountMatch,
+        AccountNotifications,
         BillingChanged,
         CreditChange,
-        CreditChanges,
         CreditReleased,
         CreditTask,
         EvaluateCredit,
         FindAccount,
         FindOrders,
         LoadWatermark,
-        NetSuiteChanges,
-        OrderIds,
         ParkedWrite,
         PollInput,
         PollResult,
         ReadAccount,
         ReadChanges,
         SavePoll,
-        WatermarkValue,
-        Written,
     )
     from q2c.domain.order import OrderStage
-    from q2c.domain.records import Account
     from workflows import names
+    from workflows.calls import ActivityCalls
 
-T = TypeVar("T")
 # Credit evaluated in set-based queries, every waiting order released, per-customer write isolation,
 # overdue invoices re-signalled only on a shown change. Polls started before run the old path.
 SET_BASED_POLL = "set-based-poll"
@@ -76,25 +72,34 @@ class NetSuitePoll:
     nothing to undo.
     """
 
+    @workflow.init
+    def __init__(self, request: PollInput) -> None:
+        # A failed call fails the poll (nothing is saved), but for the writes of one customer's credit
+        # (``_show_credit``), which park that customer; the schedule's next poll does it again.
+        timeout = max(60.0, request.options.activity_timeout_seconds)
+        self._call = ActivityCalls(request.options, parks=False, start_to_close_seconds=timeout)
+        # Reads of the whole account a page at a time, as long as that takes, heartbeating after each
+        # page: a worker that dies mid-way is noticed by the heartbeat timeout.
+        self._paged = ActivityCalls(
+            request.options,
+            parks=False,
+            start_to_close_seconds=PAGED_ACTIVITY_TIMEOUT,
+            heartbeat_seconds=timeout,
+        )
+
     @workflow.run
     async def run(self, request: PollInput) -> PollResult:
         if not workflow.patched(SET_BASED_POLL):
             return await self._run_before_set_based_poll(request)
-        start = await self._call(
-            "load_watermark", LoadWatermark(), WatermarkValue, queue=names.TASK_QUEUE, options=request
-        )
-        changes = await self._call(
-            "read_netsuite_changes",
+        start = await self._call(PollerStateActivities.load_watermark, LoadWatermark())
+        changes = await self._paged(
+            NetSuitePollerActivities.read_netsuite_changes,
             ReadChanges(
                 watermark=start.watermark,
                 overlap_seconds=request.overlap_seconds,
                 credit_overdue_days=request.credit_overdue_days,
                 overdue_signals_per_poll=request.overdue_signals_per_poll,
             ),
-            NetSuiteChanges,
-            queue=names.NETSUITE_TASK_QUEUE,
-            options=request,
-            pages=True,
         )
         signalled = await self._signal_orders(
             [
@@ -108,42 +113,32 @@ class NetSuitePoll:
             # Account sync: each changed customer to its pair's workflow (or the intake of a NetSuite-born
             # one). Not on the first poll, which only finds where to start.
             notified = await self._call(
-                "notify_account_changes",
+                AccountChangeActivities.notify_account_changes,
                 AccountNotifications(
                     netsuite_customers=changes.changed_customer_ids, source="netsuite-poller"
                 ),
-                Notified,
-                queue=names.TASK_QUEUE,
-                options=request,
             )
             accounts = notified.signalled
 
         waiting = await self._call(
-            "find_orders",
+            PollerStateActivities.find_orders,
             FindOrders(query=f'{names.STAGE.name} = "{OrderStage.AWAITING_CREDIT_RELEASE.value}"'),
-            OrderIds,
-            queue=names.TASK_QUEUE,
-            options=request,
         )
-        credit = await self._call(
-            "evaluate_credit",
+        credit = await self._paged(
+            NetSuitePollerActivities.evaluate_credit,
             EvaluateCredit(
                 customer_ids=changes.customer_ids,
                 overdue_days=request.credit_overdue_days,
                 waiting_orders=waiting.customer_ids,
                 changes_per_poll=request.credit_changes_per_poll,
             ),
-            CreditChanges,
-            queue=names.NETSUITE_TASK_QUEUE,
-            options=request,
-            pages=True,
         )
         raised = released = 0
         written: list[CreditState] = []
         parked: list[ParkedWrite] = []
         for change in credit.changes:
             try:
-                await self._show_credit(change, request)
+                await self._show_credit(change)
             except ActivityError as failure:
                 parked.append(_parked(change, failure))
                 continue
@@ -160,7 +155,7 @@ class NetSuitePoll:
         )
 
         await self._call(
-            "save_poll",
+            PollerStateActivities.save_poll,
             SavePoll(
                 watermark=changes.watermark,
                 credit=written,
@@ -169,9 +164,6 @@ class NetSuitePoll:
                 parked=parked,
                 unparked=credit.settled,
             ),
-            Written,
-            queue=names.TASK_QUEUE,
-            options=request,
         )
         if parked:
             workflow.set_current_details(
@@ -189,49 +181,38 @@ class NetSuitePoll:
             parked=parked,
         )
 
-    async def _show_credit(self, change: CreditChange, request: PollInput) -> None:
+    async def _show_credit(self, change: CreditChange) -> None:
         """What Salesforce shows of one customer's credit: the account's fields, and a Task when a hold
         starts. Raises ActivityError when a write failed for good."""
         state = change.state
         if change.account_id is None:
             # Linked before q2c kept links (or by a person): the cross id on the account says which.
             match = await self._call(
-                "find_account_for_customer",
+                SalesforceActivities.find_account_for_customer,
                 FindAccount(netsuite_customer_id=state.customer_id),
-                AccountMatch,
-                queue=names.TASK_QUEUE,
-                options=request,
             )
             change.account_id = match.account.id if match.account else None
         if change.account_id is None:
             return
         await self._call(
-            "set_account_credit",
+            SalesforceActivities.set_account_credit,
             AccountCredit(account_id=change.account_id, state=state),
-            Written,
-            queue=names.TASK_QUEUE,
-            options=request,
         )
         if state.on_hold and not change.was_on_hold:
             await self._raise_task(
-                change.account_id, change.company_name, state.customer_id, state.reason or "", request
+                change.account_id, change.company_name, state.customer_id, state.reason or ""
             )
 
     async def _run_before_set_based_poll(self, request: PollInput) -> PollResult:
         """The poll as it ran before SET_BASED_POLL; kept, unchanged, for polls started before."""
-        start = await self._call(
-            "load_watermark", LoadWatermark(), WatermarkValue, queue=names.TASK_QUEUE, options=request
-        )
+        start = await self._call(PollerStateActivities.load_watermark, LoadWatermark())
         changes = await self._call(
-            "read_netsuite_changes",
+            NetSuitePollerActivities.read_netsuite_changes,
             ReadChanges(
                 watermark=start.watermark,
                 overlap_seconds=request.overlap_seconds,
                 credit_overdue_days=request.credit_overdue_days,
             ),
-            NetSuiteChanges,
-            queue=names.NETSUITE_TASK_QUEUE,
-            options=request,
         )
         signalled = 0
         for opportunity_id in changes.opportunity_ids:
@@ -251,22 +232,16 @@ class NetSuitePoll:
             # Account sync: each changed customer to its pair's workflow (or the intake of a NetSuite-born
             # one). Not on the first poll, which reads every customer ever made: that is a backfill.
             notified = await self._call(
-                "notify_account_changes",
+                AccountChangeActivities.notify_account_changes,
                 AccountNotifications(
                     netsuite_customers=changes.changed_customer_ids, source="netsuite-poller"
                 ),
-                Notified,
-                queue=names.TASK_QUEUE,
-                options=request,
             )
             accounts = notified.signalled
 
         credit = await self._call(
-            "evaluate_credit",
+            NetSuitePollerActivities.evaluate_credit,
             EvaluateCredit(customer_ids=changes.customer_ids, overdue_days=request.credit_overdue_days),
-            CreditChanges,
-            queue=names.NETSUITE_TASK_QUEUE,
-            options=request,
         )
         raised = released = 0
         for change in credit.changes:
@@ -274,38 +249,29 @@ class NetSuitePoll:
             if change.account_id is None:
                 # Linked before q2c kept links (or by a person): the cross id on the account says which.
                 match = await self._call(
-                    "find_account_for_customer",
+                    SalesforceActivities.find_account_for_customer,
                     FindAccount(netsuite_customer_id=state.customer_id),
-                    AccountMatch,
-                    queue=names.TASK_QUEUE,
-                    options=request,
                 )
                 change.account_id = match.account.id if match.account else None
             if change.account_id:
                 await self._call(
-                    "set_account_credit",
+                    SalesforceActivities.set_account_credit,
                     AccountCredit(account_id=change.account_id, state=state),
-                    Written,
-                    queue=names.TASK_QUEUE,
-                    options=request,
                 )
             if state.on_hold and not change.was_on_hold:
                 raised += 1
                 if change.account_id:
                     await self._raise_task(
-                        change.account_id, change.company_name, state.customer_id, state.reason or "", request
+                        change.account_id, change.company_name, state.customer_id, state.reason or ""
                     )
             elif not state.on_hold and change.was_on_hold:
                 released += 1
                 waiting = await self._call(
-                    "find_orders",
+                    PollerStateActivities.find_orders,
                     FindOrders(
                         query=f'{names.STAGE.name} = "{OrderStage.AWAITING_CREDIT_RELEASE.value}" AND '
                         f'{names.NETSUITE_CUSTOMER_ID.name} = "{state.customer_id}"'
                     ),
-                    OrderIds,
-                    queue=names.TASK_QUEUE,
-                    options=request,
                 )
                 for opportunity_id in waiting.opportunity_ids:
                     signalled += await self._signal_order(
@@ -315,11 +281,8 @@ class NetSuitePoll:
                     )
 
         await self._call(
-            "save_poll",
+            PollerStateActivities.save_poll,
             SavePoll(watermark=changes.watermark, credit=[c.state for c in credit.changes]),
-            Written,
-            queue=names.TASK_QUEUE,
-            options=request,
         )
         return PollResult(
             watermark=changes.watermark,
@@ -331,19 +294,14 @@ class NetSuitePoll:
             accounts_signalled=accounts,
         )
 
-    async def _raise_task(
-        self, account_id: str, company: str, customer_id: str, reason: str, request: PollInput
-    ) -> None:
+    async def _raise_task(self, account_id: str, company: str, customer_id: str, reason: str) -> None:
         account = await self._call(
-            "read_account",
+            SalesforceActivities.read_account,
             ReadAccount(account_id=account_id),
-            Account,
-            queue=names.TASK_QUEUE,
-            options=request,
         )
         today = workflow.now().date()
         await self._call(
-            "upsert_task",
+            SalesforceActivities.upsert_task,
             CreditTask(
                 # One task per hold and day: a poll repeated (or retried) the same day finds it again.
                 key=f"credit-hold:{customer_id}:{today.isoformat()}",
@@ -356,9 +314,6 @@ class NetSuitePoll:
                 ),
                 due_date=(today + dt.timedelta(days=2)).isoformat(),
             ),
-            Written,
-            queue=names.TASK_QUEUE,
-            options=request,
         )
 
     async def _signal_orders(self, signals: list[tuple[str, str, Any]]) -> int:
@@ -378,32 +333,6 @@ class NetSuitePoll:
             workflow.logger.info("No running order for %s (%s): %s", opportunity_id, signal, missing)
             return 0
         return 1
-
-    async def _call(
-        self,
-        activity: str,
-        arg: Any,
-        result_type: type[T],
-        *,
-        queue: str,
-        options: PollInput,
-        pages: bool = False,
-    ) -> T:
-        """``pages``: the activity reads the whole account a page at a time, as long as that takes,
-        heartbeating after each page; a worker that dies mid-way is noticed by the heartbeat timeout."""
-        timeout = max(60.0, options.options.activity_timeout_seconds)
-        return await workflow.execute_activity(
-            activity,
-            arg,
-            result_type=result_type,
-            task_queue=queue,
-            start_to_close_timeout=dt.timedelta(seconds=PAGED_ACTIVITY_TIMEOUT if pages else timeout),
-            heartbeat_timeout=dt.timedelta(seconds=timeout) if pages else None,
-            retry_policy=RetryPolicy(
-                maximum_interval=dt.timedelta(seconds=options.options.activity_max_interval_seconds),
-                maximum_attempts=options.options.activity_max_attempts,
-            ),
-        )
 
 
 def _parked(change: CreditChange, failure: ActivityError) -> ParkedWrite:

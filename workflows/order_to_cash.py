@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError
+from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
-    from q2c.domain.account_sync import ChooseMatch, LinkPair
-    from q2c.domain.billing import CreditState, OrderBilling
+    from activities.mapping import MappingActivities
+    from activities.netsuite import NetSuiteActivities
+    from activities.netsuite_accounts import NetSuiteAccountActivities
+    from activities.salesforce import SalesforceActivities
+    from q2c.domain.billing import OrderBilling
     from q2c.domain.errors import BusinessError
     from q2c.domain.mapping import Mapping
     from q2c.domain.matching import AccountCandidate, MatchKind
@@ -26,24 +28,23 @@ with workflow.unsafe.imports_passed_through():
         BillingChanged,
         BillingTotals,
         CheckCredit,
+        ChooseMatch,
         CloseSalesOrder,
         CreditApproval,
         CreditReleased,
-        CustomerRef,
         DealClosed,
         DealReopened,
         GetOrderBilling,
         GetSalesOrder,
         InvoiceUpsert,
         LinkAccount,
+        LinkPair,
         LoadMapping,
         OrderInput,
         OrderStatus,
         OrderStatusUpdate,
         ReadOpportunity,
         RetryRequest,
-        SalesOrderRef,
-        Written,
     )
     from q2c.domain.order import (
         OrderStage,
@@ -55,9 +56,10 @@ with workflow.unsafe.imports_passed_through():
     from q2c.domain.records import Account, Opportunity, SalesOrder
     from q2c.domain.sync import Side
     from workflows import names
-    from workflows.common import NeedsAttention, ambiguous_message, match_netsuite_customer, needs_attention
+    from workflows.calls import ActivityCalls
+    from workflows.common import NeedsAttention
+    from workflows.customer_matching import ambiguous_message, match_netsuite_customer
 
-T = TypeVar("T")
 Undo = Callable[[], Awaitable[None]]
 
 
@@ -136,6 +138,7 @@ class OrderToCash:
     @workflow.init
     def __init__(self, input: OrderInput) -> None:
         self._input = input
+        self._call = ActivityCalls(input.options)
         self._status = input.resume or OrderStatus(
             opportunity_id=input.opportunity_id, stage=OrderStage.RECEIVED
         )
@@ -244,9 +247,8 @@ class OrderToCash:
         opportunity_id = self._status.opportunity_id
         try:
             return await self._call(
-                "read_opportunity",
+                SalesforceActivities.read_opportunity,
                 ReadOpportunity(opportunity_id=opportunity_id),
-                Opportunity,
                 summary=f"{summary_prefix} opportunity {opportunity_id} with its lines and account",
             )
         except NeedsAttention as problem:
@@ -267,7 +269,9 @@ class OrderToCash:
         opp = await self._read_opportunity()
         self._status.account_id = opp.account.id if opp.account else None
         self._status.amount, self._status.currency = opp.amount, opp.currency
-        mapping = await self._call("load_mapping", LoadMapping(), Mapping, summary="Load the mapping file")
+        mapping = await self._call(
+            MappingActivities.load_mapping, LoadMapping(), summary="Load the mapping file"
+        )
         problems = order_problems(opp, mapping)
         if problems:
             raise NeedsAttention(" ".join(problems))
@@ -288,10 +292,8 @@ class OrderToCash:
             self._set_stage(OrderStage.CREATING_SALES_ORDER)
             undo.append(self._close_sales_order)  # before the upsert: it may apply and still time out
             ref = await self._call(
-                "upsert_sales_order",
+                NetSuiteActivities.upsert_sales_order,
                 plan_sales_order(opp, customer_id, mapping),
-                SalesOrderRef,
-                netsuite=True,
                 summary=f"Upsert sales order with externalId {opportunity_id}",
             )
             if not workflow.patched(KEEP_ORDER_ON_WRITE_BACK_FAILURE):
@@ -311,10 +313,8 @@ class OrderToCash:
 
     async def _write_back(self, sales_order_id: str) -> None:
         order = await self._call(
-            "get_sales_order",
+            NetSuiteActivities.get_sales_order,
             GetSalesOrder(sales_order_id=sales_order_id),
-            SalesOrder,
-            netsuite=True,
             summary=f"Read sales order {sales_order_id}",
         )
         self._status.subsidiary = order.subsidiary_name or order.subsidiary_id
@@ -334,10 +334,8 @@ class OrderToCash:
 
         Reached when a new run starts for a deal whose earlier run is gone (Temporal's retention)."""
         billing = await self._call(
-            "get_order_billing",
+            NetSuiteActivities.get_order_billing,
             GetOrderBilling(sales_order_id=sales_order_id),
-            OrderBilling,
-            netsuite=True,
             summary=f"Check whether sales order {number or sales_order_id} is already billed",
         )
         if not billing.invoices:
@@ -380,10 +378,8 @@ class OrderToCash:
 
     async def _create_customer(self, account: Account, currency: str, mapping: Mapping) -> str:
         customer = await self._call(
-            "upsert_customer",
+            NetSuiteActivities.upsert_customer,
             plan_customer(account, currency, mapping),
-            CustomerRef,
-            netsuite=True,
             summary=f"Upsert NetSuite customer for account {account.id}",
         )
         await self._link_account(account.id, customer.customer_id)
@@ -392,10 +388,8 @@ class OrderToCash:
     async def _link_customer(self, account_id: str, customer_id: str) -> None:
         # NetSuite first (custom field, externalId, store), then the account: as the account sync links.
         await self._call(
-            "link_customer",
+            NetSuiteAccountActivities.link_customer,
             LinkPair(account_id=account_id, customer_id=customer_id),
-            Written,
-            netsuite=True,
             summary=f"Link NetSuite customer {customer_id} to account {account_id}",
         )
         await self._link_account(account_id, customer_id)
@@ -403,9 +397,8 @@ class OrderToCash:
     async def _link_account(self, account_id: str, customer_id: str) -> None:
         self._status.customer_candidates = []
         await self._call(
-            "link_account_to_customer",
+            SalesforceActivities.link_account_to_customer,
             LinkAccount(account_id=account_id, netsuite_customer_id=customer_id),
-            Written,
             summary=f"Write NetSuite customer {customer_id} on account {account_id}",
         )
 
@@ -415,10 +408,8 @@ class OrderToCash:
             # Cleared before the read, so a signal that lands during it is not lost.
             self._credit_nudged = self._wake = False
             credit = await self._call(
-                "check_credit",
+                NetSuiteActivities.check_credit,
                 CheckCredit(customer_id=customer_id, overdue_days=options.credit_overdue_days),
-                CreditState,
-                netsuite=True,
                 summary=f"Check credit of NetSuite customer {customer_id}",
             )
             if not credit.on_hold or self._status.credit_approved_by:
@@ -460,10 +451,8 @@ class OrderToCash:
             self._billing_nudged = self._wake = False
             checks += 1
             billing = await self._call(
-                "get_order_billing",
+                NetSuiteActivities.get_order_billing,
                 GetOrderBilling(sales_order_id=self._status.sales_order_id),
-                OrderBilling,
-                netsuite=True,
                 summary=f"Read invoices of sales order {self._status.sales_order_number}",
             )
             await self._show_billing(billing)
@@ -500,24 +489,22 @@ class OrderToCash:
             if self._status.invoices.get(invoice.id) == fingerprint:
                 continue
             await self._call(
-                "upsert_invoice",
+                SalesforceActivities.upsert_invoice,
                 InvoiceUpsert(
                     invoice=invoice,
                     account_id=self._status.account_id,
                     opportunity_id=self._status.opportunity_id,
                     currency=self._status.currency,
                 ),
-                Written,
                 summary=f"Upsert invoice {invoice.number} into Salesforce",
             )
             self._status.invoices[invoice.id] = fingerprint
         if (billing.billed, billing.paid) != (self._status.billed, self._status.paid):
             await self._call(
-                "write_billing_totals",
+                SalesforceActivities.write_billing_totals,
                 BillingTotals(
                     opportunity_id=self._status.opportunity_id, billed=billing.billed, paid=billing.paid
                 ),
-                Written,
                 summary=f"Billed {billing.billed}, paid {billing.paid} on the opportunity",
             )
             self._status.billed, self._status.paid = billing.billed, billing.paid
@@ -529,10 +516,8 @@ class OrderToCash:
             return
         if self._status.sales_order_id is not None:
             billing = await self._call(
-                "get_order_billing",
+                NetSuiteActivities.get_order_billing,
                 GetOrderBilling(sales_order_id=self._status.sales_order_id),
-                OrderBilling,
-                netsuite=True,
                 summary=f"Read invoices of sales order {self._status.sales_order_number}",
             )
             if billing.invoices:
@@ -557,10 +542,8 @@ class OrderToCash:
 
     async def _close_sales_order(self) -> None:
         await self._call(
-            "close_sales_order",
+            NetSuiteActivities.close_sales_order,
             CloseSalesOrder(opportunity_id=self._status.opportunity_id),
-            Written,
-            netsuite=True,
             summary=f"Close the sales order of opportunity {self._status.opportunity_id}",
         )
 
@@ -595,7 +578,7 @@ class OrderToCash:
         clear_sales_order: bool = False,
     ) -> None:
         await self._call(
-            "write_order_status",
+            SalesforceActivities.write_order_status,
             OrderStatusUpdate(
                 opportunity_id=self._status.opportunity_id,
                 status=status,
@@ -604,31 +587,8 @@ class OrderToCash:
                 sales_order_number=sales_order.tran_id if sales_order else None,
                 clear_sales_order=clear_sales_order,
             ),
-            Written,
             summary=f"Set sync status {status.value!r} on opportunity {self._status.opportunity_id}",
         )
-
-    async def _call(
-        self, activity: str, arg: Any, result_type: type[T], *, summary: str, netsuite: bool = False
-    ) -> T:
-        options = self._input.options
-        try:
-            return await workflow.execute_activity(
-                activity,
-                arg,
-                result_type=result_type,
-                task_queue=names.NETSUITE_TASK_QUEUE if netsuite else names.TASK_QUEUE,
-                start_to_close_timeout=dt.timedelta(seconds=options.activity_timeout_seconds),
-                retry_policy=RetryPolicy(
-                    initial_interval=dt.timedelta(seconds=1),
-                    backoff_coefficient=2.0,
-                    maximum_interval=dt.timedelta(seconds=options.activity_max_interval_seconds),
-                    maximum_attempts=options.activity_max_attempts,
-                ),
-                summary=summary,
-            )
-        except ActivityError as failure:
-            raise needs_attention(activity, failure, options.activity_max_attempts) from None
 
     def _set_stage(self, stage: OrderStage) -> None:
         status = self._status

@@ -4,27 +4,22 @@ or never configured). Started by the ``poll-salesforce`` Temporal Schedule (paus
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any, TypeVar
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from q2c.domain.account_sync import (
+    from activities.account_changes import AccountChangeActivities
+    from activities.poller_state import PollerStateActivities
+    from q2c.domain.messages import (
+        SALESFORCE_POLLER,
         AccountNotifications,
-        Notified,
+        LoadWatermark,
         ReadSalesforceChanges,
-        SalesforceChanges,
         SalesforcePollInput,
         SalesforcePollResult,
         SaveWatermark,
     )
-    from q2c.domain.messages import LoadWatermark, WatermarkValue, Written
     from workflows import names
-
-T = TypeVar("T")
-POLLER = "salesforce"
+    from workflows.calls import ActivityCalls
 
 
 @workflow.defn(name=names.SALESFORCE_POLL_WORKFLOW)
@@ -39,45 +34,32 @@ class SalesforcePoll:
 
     @workflow.run
     async def run(self, request: SalesforcePollInput) -> SalesforcePollResult:
-        start = await self._call("load_watermark", LoadWatermark(poller=POLLER), WatermarkValue, request)
-        changes = await self._call(
-            "read_salesforce_changes",
+        # A failed call fails the poll (nothing is saved); the schedule's next poll does it again.
+        timeout = max(60.0, request.options.activity_timeout_seconds)
+        call = ActivityCalls(
+            request.options, parks=False, start_to_close_seconds=timeout, heartbeat_seconds=timeout
+        )
+        start = await call(PollerStateActivities.load_watermark, LoadWatermark(poller=SALESFORCE_POLLER))
+        changes = await call(
+            AccountChangeActivities.read_salesforce_changes,
             ReadSalesforceChanges(watermark=start.watermark, overlap_seconds=request.overlap_seconds),
-            SalesforceChanges,
-            request,
         )
         if changes.accounts or changes.contacts:
-            await self._call(
-                "notify_account_changes",
+            await call(
+                AccountChangeActivities.notify_account_changes,
                 AccountNotifications(
                     salesforce_accounts=changes.accounts,
                     salesforce_contacts=changes.contacts,
                     source="salesforce-poller",
                 ),
-                Notified,
-                request,
             )
-        await self._call(
-            "save_watermark", SaveWatermark(poller=POLLER, watermark=changes.watermark), Written, request
+        await call(
+            PollerStateActivities.save_watermark,
+            SaveWatermark(poller=SALESFORCE_POLLER, watermark=changes.watermark),
         )
         return SalesforcePollResult(
             watermark=changes.watermark,
             accounts_signalled=len(changes.accounts),
             contacts_signalled=len(changes.contacts),
             own_writes_skipped=changes.own_writes_skipped,
-        )
-
-    async def _call(self, activity: str, arg: Any, result_type: type[T], request: SalesforcePollInput) -> T:
-        options = request.options
-        return await workflow.execute_activity(
-            activity,
-            arg,
-            result_type=result_type,
-            task_queue=names.TASK_QUEUE,
-            start_to_close_timeout=dt.timedelta(seconds=max(60.0, options.activity_timeout_seconds)),
-            heartbeat_timeout=dt.timedelta(seconds=max(60.0, options.activity_timeout_seconds)),
-            retry_policy=RetryPolicy(
-                maximum_interval=dt.timedelta(seconds=options.activity_max_interval_seconds),
-                maximum_attempts=options.activity_max_attempts,
-            ),
         )

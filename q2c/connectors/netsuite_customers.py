@@ -41,20 +41,21 @@ class CustomerKeys:
         )
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
+    """A SuiteQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
 def candidate_query(keys: CustomerKeys, after_id: int) -> str:
-    clauses = [f"externalid = {_quote(keys.account_id)}", f"{SF_ACCOUNT_FIELD} = {_quote(keys.account_id)}"]
+    clauses = [f"externalid = {quote(keys.account_id)}", f"{SF_ACCOUNT_FIELD} = {quote(keys.account_id)}"]
     if keys.customer_ids:
         clauses.append(f"id IN ({', '.join(sorted(keys.customer_ids, key=int))})")
     for domain in sorted(keys.domains):
         # email_domain folds sub-domains (ap@mail.acme.com is acme.com): the address ends with the domain.
-        clauses.append(f"LOWER(email) LIKE {_quote('%' + domain)}")
-        clauses.append(f"LOWER(url) LIKE {_quote('%' + domain + '%')}")
+        clauses.append(f"LOWER(email) LIKE {quote('%' + domain)}")
+        clauses.append(f"LOWER(url) LIKE {quote('%' + domain + '%')}")
     if keys.name_key:
-        clauses.append(f"{_NAME} LIKE {_quote(name_pattern(keys.name_key))}")
+        clauses.append(f"{_NAME} LIKE {quote(name_pattern(keys.name_key))}")
     return (
         f"SELECT {COLUMNS} FROM customer WHERE isinactive = 'F' AND ({' OR '.join(clauses)}) "
         f"AND id > {int(after_id)} ORDER BY id"

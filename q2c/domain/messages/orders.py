@@ -1,0 +1,170 @@
+"""The order-to-cash workflow's input, signals and status, and its activities' inputs and outputs."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+from q2c.domain.billing import Invoice
+from q2c.domain.order import OrderStage, SyncStatus
+
+
+# --- order-to-cash workflow ---------------------------------------------------------------------------------
+class OrderOptions(BaseModel):
+    """Timeouts, retry limits and re-check intervals, chosen by the starter from settings."""
+
+    activity_timeout_seconds: float = 30.0
+    activity_max_attempts: int = 10
+    activity_max_interval_seconds: float = 60.0
+    # Safety nets behind the poller's signals: durable timers that re-read NetSuite anyway.
+    billing_recheck_seconds: float = 6 * 3600.0
+    credit_recheck_seconds: float = 3600.0
+    credit_overdue_days: int = 30
+    # Start a fresh run (continue-as-new, state carried in one model) after this many billing checks,
+    # or sooner when Temporal suggests it: months of re-checks never make one history too long.
+    billing_checks_per_run: int = 500
+
+
+class RecordLinks(BaseModel):
+    """Base URLs of the two systems' user interfaces, for links in the web UI's current details."""
+
+    salesforce: str | None = None
+    netsuite: str | None = None
+
+
+class OrderStatus(BaseModel):
+    """Answer of the ``status`` query; also the workflow's result."""
+
+    opportunity_id: str
+    stage: OrderStage
+    attention_reason: str | None = None
+    account_id: str | None = None
+    netsuite_customer_id: str | None = None
+    sales_order_id: str | None = None
+    sales_order_number: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    subsidiary: str | None = None
+    deal_closed_signals: int = 0
+    attempts: int = 0
+    deal_won: bool = True  # the last word from Salesforce: Closed Won (True) or reopened (False)
+    credit_hold_reason: str | None = None
+    credit_approved_by: str | None = None
+    billed: Decimal | None = None
+    paid: Decimal | None = None
+    invoices: dict[str, str] = Field(default_factory=dict)  # invoice id -> fingerprint last written
+    runs: int = 1  # how many workflow runs this order has had (continue-as-new)
+    reopen_claimed: bool = False  # a deal_reopened arrived and is not yet checked against Salesforce
+    stale_events: int = 0  # deal_reopened claims that Salesforce contradicted when checked
+    # The sales order exists in NetSuite but the opportunity does not show it yet (write-back failed).
+    pending_write_back: str | None = None
+    customer_candidates: list[str] = Field(default_factory=list)  # NetSuite customers matched equally
+    outcome: str | None = None  # why the workflow ended without an order (opportunity_not_found)
+
+
+class OrderInput(BaseModel):
+    opportunity_id: str
+    options: OrderOptions = Field(default_factory=OrderOptions)
+    links: RecordLinks = Field(default_factory=RecordLinks)
+    resume: OrderStatus | None = None  # the state carried over by continue-as-new
+
+
+class DealClosed(BaseModel):
+    """Signal: Salesforce says the opportunity is Closed Won (webhook, CLI or poller)."""
+
+    opportunity_id: str
+    source: str  # "outbound-message", "cli", "poller"
+    notification_id: str | None = None
+
+
+class RetryRequest(BaseModel):
+    """Signal: a person fixed the data; re-read the opportunity and carry on."""
+
+    reason: str = ""
+
+
+class DealReopened(BaseModel):
+    """Signal: the opportunity left Closed Won."""
+
+    opportunity_id: str
+    source: str
+    notification_id: str | None = None
+
+
+class BillingChanged(BaseModel):
+    """Signal from the NetSuite poller: an invoice or payment of this order changed; re-read."""
+
+    reason: str = ""
+
+
+class CreditReleased(BaseModel):
+    """Signal from the NetSuite poller: the customer is no longer on credit hold."""
+
+    customer_id: str
+
+
+class CreditApproval(BaseModel):
+    """Signal from finance: create the order although the customer is on credit hold."""
+
+    approved_by: str
+    note: str = ""
+
+
+# --- its activities -----------------------------------------------------------------------------------------
+class ReadOpportunity(BaseModel):
+    opportunity_id: str
+
+
+class LinkAccount(BaseModel):
+    account_id: str
+    netsuite_customer_id: str
+
+
+class OrderStatusUpdate(BaseModel):
+    opportunity_id: str
+    status: SyncStatus
+    message: str
+    sales_order_id: str | None = None
+    sales_order_number: str | None = None
+    clear_sales_order: bool = False  # the order was closed: the opportunity no longer points at it
+
+
+class InvoiceUpsert(BaseModel):
+    invoice: Invoice
+    account_id: str | None
+    opportunity_id: str
+    currency: str | None  # ISO code (the order's): NetSuite names currencies, Salesforce wants codes
+
+
+class BillingTotals(BaseModel):
+    opportunity_id: str
+    billed: Decimal
+    paid: Decimal
+
+
+class CustomerRef(BaseModel):
+    customer_id: str
+
+
+class SalesOrderRef(BaseModel):
+    sales_order_id: str
+
+
+class GetSalesOrder(BaseModel):
+    sales_order_id: str
+
+
+class CheckCredit(BaseModel):
+    customer_id: str
+    overdue_days: int
+
+
+class GetOrderBilling(BaseModel):
+    sales_order_id: str
+
+
+class CloseSalesOrder(BaseModel):
+    """Close the sales order whose externalId is the opportunity id; nothing to close is fine."""
+
+    opportunity_id: str
