@@ -6,24 +6,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.account_changes import AccountChangeActivities
 from activities.mapping import MappingActivities
-from activities.netsuite import NetSuiteAccountActivities, NetSuiteActivities
-from activities.poller import AccountChangeActivities, NetSuitePollerActivities
-from activities.salesforce import SalesforceAccountActivities, SalesforceActivities
+from activities.netsuite import NetSuiteActivities
+from activities.netsuite_accounts import NetSuiteAccountActivities
+from activities.netsuite_poller import NetSuitePollerActivities
+from activities.poller_state import PollerStateActivities
+from activities.salesforce import SalesforceActivities
+from activities.salesforce_accounts import SalesforceAccountActivities
 from q2c.config import Settings
 from q2c.connectors.netsuite import NetSuiteClient, NetSuiteConnection
 from q2c.connectors.netsuite_billing import NetSuiteBilling
 from q2c.connectors.salesforce import SalesforceClient, SalesforceConnection
 from q2c.domain.mapping import load_mapping
 from q2c.store import Store
-from starter.accounts import account_sync_options
-from starter.connect import connect_temporal
+from temporal_client.accounts import account_sync_options
+from temporal_client.connect import connect_temporal
+from temporal_client.steering import Steering
 from workflows import names
-from workflows.account_sync import AccountSync, NetSuiteCustomerIntake
+from workflows.account_sync import AccountSync
+from workflows.calls import task_queue
+from workflows.customer_intake import NetSuiteCustomerIntake
 from workflows.netsuite_poll import NetSuitePoll
 from workflows.order_to_cash import OrderToCash
 from workflows.salesforce_poll import SalesforcePoll
@@ -69,69 +78,77 @@ def build_workers(
     salesforce: SalesforceActivities | None = None,
 ) -> list[Worker]:
     """One worker per task queue; ``salesforce`` replaces the Salesforce order activities (tests)."""
-    load_mapping(settings.mapping_path)  # refuse to start on a broken mapping file, naming the field
+    # Refuse to start on a broken mapping file (or one naming a field the metadata lacks), naming the field.
+    load_mapping(settings.mapping_path, metadata=settings.metadata_dir)
     sf_client = salesforce_client(settings)
     salesforce = salesforce or SalesforceActivities(sf_client)
     sf_accounts = SalesforceAccountActivities(sf_client)
-    mapping = MappingActivities(settings.mapping_path)
+    mapping = MappingActivities(settings.mapping_path, settings.metadata_dir)
     netsuite_activities = NetSuiteActivities(netsuite, store)
     ns_accounts = NetSuiteAccountActivities(netsuite, store)
-    poller = NetSuitePollerActivities(NetSuiteBilling(netsuite), store, client)
-    changes = AccountChangeActivities(sf_client, store, client, account_sync_options(settings))
+    steering = Steering(client, account_sync_options(settings))
+    poller = NetSuitePollerActivities(NetSuiteBilling(netsuite), store)
+    poll_state = PollerStateActivities(store, steering)
+    changes = AccountChangeActivities(sf_client, store, steering)
+    activities: list[Callable[..., Any]] = [
+        salesforce.read_opportunity,
+        salesforce.link_account_to_customer,
+        salesforce.write_order_status,
+        salesforce.upsert_invoice,
+        salesforce.write_billing_totals,
+        salesforce.read_account,
+        salesforce.find_account_for_customer,
+        salesforce.set_account_credit,
+        salesforce.upsert_task,
+        sf_accounts.read_account_state,
+        sf_accounts.find_account_candidates,
+        sf_accounts.write_account,
+        sf_accounts.create_account,
+        sf_accounts.read_contact,
+        sf_accounts.write_contact,
+        mapping.load_mapping,
+        netsuite_activities.upsert_customer,
+        netsuite_activities.upsert_sales_order,
+        netsuite_activities.get_sales_order,
+        netsuite_activities.get_order_billing,
+        netsuite_activities.check_credit,
+        netsuite_activities.close_sales_order,
+        ns_accounts.read_customer_state,
+        ns_accounts.find_customer_candidates,
+        ns_accounts.write_customer,
+        ns_accounts.create_customer,
+        ns_accounts.link_customer,
+        ns_accounts.upsert_contact,
+        poller.read_netsuite_changes,
+        poller.evaluate_credit,
+        poll_state.load_watermark,
+        poll_state.save_watermark,
+        poll_state.save_poll,
+        poll_state.find_orders,
+        changes.read_salesforce_changes,
+        changes.notify_account_changes,
+        changes.start_account_sync,
+    ]
     return [
         Worker(
             client,
             task_queue=names.TASK_QUEUE,
             workflows=[OrderToCash, NetSuitePoll, AccountSync, NetSuiteCustomerIntake, SalesforcePoll],
-            activities=[
-                salesforce.read_opportunity,
-                salesforce.link_account_to_customer,
-                salesforce.write_order_status,
-                salesforce.upsert_invoice,
-                salesforce.write_billing_totals,
-                salesforce.read_account,
-                salesforce.find_account_for_customer,
-                salesforce.set_account_credit,
-                salesforce.upsert_task,
-                mapping.load_mapping,
-                poller.load_watermark,
-                poller.save_poll,
-                poller.find_orders,
-                sf_accounts.read_account_state,
-                sf_accounts.find_account_candidates,
-                sf_accounts.write_account,
-                sf_accounts.create_account,
-                sf_accounts.read_contact,
-                sf_accounts.write_contact,
-                changes.read_salesforce_changes,
-                changes.notify_account_changes,
-                changes.start_account_sync,
-                changes.save_watermark,
-            ],
+            activities=on_queue(names.TASK_QUEUE, activities),
         ),
         Worker(
             client,
             task_queue=names.NETSUITE_TASK_QUEUE,
-            activities=[
-                netsuite_activities.upsert_customer,
-                netsuite_activities.upsert_sales_order,
-                netsuite_activities.get_sales_order,
-                netsuite_activities.get_order_billing,
-                netsuite_activities.check_credit,
-                netsuite_activities.close_sales_order,
-                poller.read_netsuite_changes,
-                poller.evaluate_credit,
-                ns_accounts.read_customer_state,
-                ns_accounts.find_customer_candidates,
-                ns_accounts.write_customer,
-                ns_accounts.create_customer,
-                ns_accounts.link_customer,
-                ns_accounts.upsert_contact,
-            ],
+            activities=on_queue(names.NETSUITE_TASK_QUEUE, activities),
             # The NetSuite account refuses requests over its concurrency limit; this worker's share.
             max_concurrent_activities=settings.netsuite_concurrency_share,
         ),
     ]
+
+
+def on_queue(queue: str, activities: Sequence[Callable[..., Any]]) -> list[Callable[..., Any]]:
+    """The activities whose class runs on ``queue``: where the workflows send them (``task_queue``)."""
+    return [a for a in activities if task_queue(a) == queue]
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:

@@ -36,15 +36,17 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from bench.common import NETSUITE_LIMIT, Load, start_temporal
+from devtools.sandboxes import q2c_settings
 from q2c.config import Settings
-from q2c.domain.account_sync import AccountStage, AccountSyncStatus, SalesforceAccountChanged, same_value
+from q2c.domain.account_sync import AccountStage, same_value
 from q2c.domain.mapping import DEFAULT_MAPPING_PATH
+from q2c.domain.messages import AccountSyncStatus, SalesforceAccountChanged
 from q2c.domain.sync import Side
-from q2c.sandbox.local import LocalSandboxes, local_sandboxes
-from q2c.sandbox.seed import CURRENCIES, SUBSIDIARIES
 from q2c.store import Store
-from starter.accounts import account_sync_options, salesforce_account_changed
-from starter.schedules import poll_once, salesforce_poll_once
+from q2c_sandbox.local import LocalSandboxes, local_sandboxes
+from q2c_sandbox.seed import CURRENCIES, SUBSIDIARIES
+from temporal_client.accounts import account_sync_options, salesforce_account_changed
+from temporal_client.schedules import poll_once, salesforce_poll_once
 from worker import build_workers, netsuite_client
 from workflows import names
 
@@ -234,7 +236,8 @@ async def _measure(
     env = await start_temporal()
     mapping = root / "mapping.toml"
     mapping.write_text(DEFAULT_MAPPING_PATH.read_text())
-    settings = sandboxes.q2c_settings(
+    settings = q2c_settings(
+        sandboxes,
         root,
         env.client.service_client.config.target_host,
         mapping_path=mapping,

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from q2c.sandbox.admin_client import SandboxAdmin
-from starter.temporal_server import venv_binary
+from devtools.temporal_server import venv_binary
+from q2c_sandbox.admin_client import SandboxAdmin
 from workflows import names
 
 NETSUITE_LIMIT = 5  # the sandbox's concurrency limit (a standard NetSuite account)

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Load, start_temporal
+from devtools.sandboxes import q2c_settings
 from q2c.domain.messages import DealClosed
-from q2c.sandbox.local import LocalSandboxes, local_sandboxes
 from q2c.store import Store
-from starter.orders import ORDER_CREATED, deal_closed, wait_until_settled
+from q2c_sandbox.local import LocalSandboxes, local_sandboxes
+from temporal_client.orders import ORDER_CREATED, deal_closed, wait_until_settled
 from tests.factories import build_catalog, make_deal
 from worker import build_workers, netsuite_client
 
@@ -54,8 +55,8 @@ async def _measure(
 ) -> tuple[float, dict[str, float], dict[str, Any], dict[str, Any]]:
     sf_admin, ns_admin = sandboxes.sf_admin, sandboxes.ns_admin
     env = await start_temporal()
-    settings = sandboxes.q2c_settings(
-        root, env.client.service_client.config.target_host, netsuite_concurrency_share=load.share
+    settings = q2c_settings(
+        sandboxes, root, env.client.service_client.config.target_host, netsuite_concurrency_share=load.share
     )
     store = Store(settings.effective_database_url())
     store.create_all()

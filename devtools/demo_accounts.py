@@ -13,15 +13,15 @@ from rich.console import Console
 from temporalio.client import Client
 
 from q2c.config import Settings
-from q2c.domain.account_sync import AccountStage, AccountSyncStatus, CustomerIntakeStatus
-from q2c.domain.messages import OrderStatus
+from q2c.domain.account_sync import AccountStage
+from q2c.domain.messages import AccountSyncStatus, CustomerIntakeStatus, OrderStatus
 from q2c_sandbox.admin_client import SandboxAdmin
 from temporal_client.accounts import account_status, wait_for_account
 from temporal_client.schedules import poll_once, salesforce_poll_once
 from worker import netsuite_client
 from workflows import names
 
-SALES_REP = "rita.rep@q2c_sandbox"
+SALES_REP = "rita.rep@q2c.sandbox"
 NEW_CUSTOMER = {
     "companyName": "Hooli XYZ Ltd",
     "email": "accounts@hooli-xyz.example",

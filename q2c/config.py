@@ -64,12 +64,20 @@ class Settings(BaseSettings):
     # max_concurrent_activities over every worker on the NetSuite task queue must stay within it.
     netsuite_concurrency_share: int = Field(default=4, ge=1)
 
+    # The SFDX and SDF projects (custom fields and objects) the mapping file is checked against; None:
+    # the metadata/ directory q2c ships (the checkout's, or the installed copy in the image).
+    metadata_dir: Path | None = None
+
     # TLS: a CA bundle to trust for the sandboxes; None means the system trust store.
     ca_path: Path | None = None
 
     # Deal-closed webhook (Salesforce Outbound Messages)
     webhook_host: str = "127.0.0.1"
     webhook_port: int = WEBHOOK_PORT
+    # The webhook's HTTPS certificate and key (PEM). None: the ones the embedded default's local CA
+    # issued under data_dir/tls (``q2c demo`` and ``q2c sandbox up`` create them).
+    webhook_cert_file: Path | None = None
+    webhook_key_file: Path | None = None
     # Authenticity (the org id in a message is no secret): a token that makes the endpoint path
     # WEBHOOK_PATH/{token}, and the source networks allowed to deliver (comma-separated CIDRs, empty: any).
     webhook_token: SecretStr | None = None
@@ -148,6 +156,18 @@ class Settings(BaseSettings):
     @property
     def tls_dir(self) -> Path:
         return self.data_dir / "tls"
+
+    def webhook_tls(self) -> tuple[Path, Path]:
+        """(certificate, key) the webhook serves HTTPS with; FileNotFoundError says what to set."""
+        cert = self.webhook_cert_file or self.tls_dir / "server.pem"
+        key = self.webhook_key_file or self.tls_dir / "server-key.pem"
+        for path, variable in ((cert, "Q2C_WEBHOOK_CERT_FILE"), (key, "Q2C_WEBHOOK_KEY_FILE")):
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"the webhook's TLS file {path} does not exist: set {variable} to your certificate's "
+                    "PEM file, or run `q2c sandbox up` (embedded default) to have the local CA issue one"
+                )
+        return cert, key
 
     @property
     def sandbox_ca_path(self) -> Path:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -24,12 +26,6 @@ if TYPE_CHECKING:
 console = Console()
 
 
-def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from starter.demo import run_demo
-
-    return run_demo(settings, keep_running=args.keep_running)
-
-
 def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import worker
 
@@ -38,97 +34,19 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_webhook(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from q2c.sandbox.server import uvicorn_config
-    from q2c.sandbox.tls import ensure_server_cert
-    from starter.webhook import create_webhook_app
+    from starter.webhook import serve_webhook
 
     async def serve() -> None:
-        app = create_webhook_app(settings)
-        cert = ensure_server_cert(settings.tls_dir)
-        await uvicorn.Server(uvicorn_config(app, settings.webhook_host, settings.webhook_port, cert)).serve()
+        await serve_webhook(settings)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(serve())
     return 0
 
 
-def _cmd_sandbox_up(args: argparse.Namespace, settings: Settings) -> int:
-    from q2c.sandbox.run import sandbox_setup, serve_sandboxes
-
-    setup = sandbox_setup(
-        settings.data_dir, salesforce_port=args.salesforce_port, netsuite_port=args.netsuite_port
-    )
-    setup.write_credentials()
-    # Credentials go to a person's terminal, never into a log file (the demo sends this output to one).
-    print(setup.describe(with_credentials=sys.stdout.isatty()), flush=True)
-    # The sandboxes say at start what they kept from the last run (latency, limits) as warnings.
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.seed:
-        import threading
-
-        from q2c.sandbox.admin_client import SandboxAdmin
-        from q2c.sandbox.seed import seed_demo
-        from starter.processes import port_open, wait_for
-
-        def seed() -> None:
-            wait_for(lambda: port_open(setup.host, setup.netsuite_port), timeout=30, what="sandboxes")
-            with (
-                SandboxAdmin(setup.salesforce_url, setup.salesforce.admin_key, setup.cert.ca_path) as sf,
-                SandboxAdmin(setup.netsuite_url, setup.netsuite.admin_key, setup.cert.ca_path) as ns,
-            ):
-                result = seed_demo(sf, ns)
-            print("seeded the demo data" if result.seeded else "demo data already present", flush=True)
-
-        threading.Thread(target=seed, daemon=True).start()
-    try:
-        asyncio.run(serve_sandboxes(setup))
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
-def _cmd_sandbox_seed(args: argparse.Namespace, settings: Settings) -> int:
-    import time
-
-    from q2c.sandbox.admin_client import SandboxAdmin
-    from q2c.sandbox.generate import generate, load
-
-    ca = settings.effective_ca_path()
-    salesforce_url = settings.salesforce_token_url.split("/services/")[0]
-    started = time.monotonic()
-    data = generate(args.accounts, args.random_seed)
-    with (
-        SandboxAdmin(salesforce_url, args.admin_key, ca) as sf,
-        SandboxAdmin(settings.netsuite_base_url, args.admin_key, ca) as ns,
-    ):
-        counts = load(data, sf, ns)
-    console.print(
-        f"Loaded in {time.monotonic() - started:.1f}s: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-    )
-    return 0
-
-
-def _cmd_dev_server(args: argparse.Namespace, settings: Settings) -> int:
-    import os
-
-    from starter.temporal_server import dev_server_command
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    _, _, port = settings.temporal_address.rpartition(":")
-    ui_port = int(settings.temporal_ui_url.rsplit(":", 1)[1].split("/")[0])
-    command = dev_server_command(
-        settings, port=int(port), ui_port=ui_port, db_file=settings.data_dir / "temporal.db"
-    )
-    os.execv(command[0], command)
-    return 0  # not reached
-
-
 def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
-    from starter.connect import connect_temporal
-    from starter.schedules import ensure_poll_schedule, ensure_salesforce_poll_schedule
-    from starter.temporal_server import register_search_attributes
+    from temporal_client.connect import connect_temporal, register_search_attributes
+    from temporal_client.schedules import ensure_poll_schedule, ensure_salesforce_poll_schedule
 
     async def run() -> tuple[list[str], str, str]:
         client = await connect_temporal(settings)
@@ -152,8 +70,8 @@ def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
-    from starter.connect import connect_temporal
-    from starter.schedules import poll_once
+    from temporal_client.connect import connect_temporal
+    from temporal_client.schedules import poll_once
 
     async def run() -> int:
         result = await poll_once(await connect_temporal(settings), settings)
@@ -164,8 +82,8 @@ def _cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_approve_credit(args: argparse.Namespace, settings: Settings) -> int:
-    from starter.connect import connect_temporal
-    from starter.orders import approve_credit
+    from temporal_client.connect import connect_temporal
+    from temporal_client.orders import approve_credit
 
     async def run() -> int:
         client = await connect_temporal(settings)
@@ -177,8 +95,8 @@ def _cmd_approve_credit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_deal_closed(args: argparse.Namespace, settings: Settings) -> int:
-    from starter.connect import connect_temporal
-    from starter.orders import deal_closed, web_ui_link
+    from temporal_client.connect import connect_temporal
+    from temporal_client.orders import deal_closed, web_ui_link
 
     async def run() -> int:
         client = await connect_temporal(settings)
@@ -203,7 +121,7 @@ def order_query(query: str) -> str:
 
 async def retry_matching(client: Client, query: str, reason: str = "") -> list[str]:
     """Send ``retry`` to every running order ``query`` lists; the opportunity ids, in list order."""
-    from starter.orders import retry_order
+    from temporal_client.orders import retry_order
 
     retried = []
     async for execution in client.list_workflows(order_query(query)):
@@ -216,8 +134,8 @@ async def retry_matching(client: Client, query: str, reason: str = "") -> list[s
 def _cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
     from temporalio.service import RPCError
 
-    from starter.connect import connect_temporal
-    from starter.orders import retry_order
+    from temporal_client.connect import connect_temporal
+    from temporal_client.orders import retry_order
 
     if not args.opportunity_ids and not args.query:
         console.print(
@@ -265,7 +183,7 @@ def _next_step(status: OrderStatus) -> str | None:
 
 def describe_order(status: OrderStatus, settings: Settings) -> str:
     """An order's status for a person: what it is, what is wrong, what to do, where to look."""
-    from starter.orders import order_input, web_ui_link
+    from temporal_client.orders import order_input, web_ui_link
 
     label = "{:<16}".format
     amount = _money(status.amount, status.currency)
@@ -337,8 +255,8 @@ def describe_order(status: OrderStatus, settings: Settings) -> str:
 
 
 def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from starter.connect import connect_temporal
-    from starter.orders import order_status
+    from temporal_client.connect import connect_temporal
+    from temporal_client.orders import order_status
 
     async def run() -> int:
         client = await connect_temporal(settings)
@@ -353,9 +271,9 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_account_sync(args: argparse.Namespace, settings: Settings) -> int:
-    from q2c.domain.account_sync import SalesforceAccountChanged
-    from starter.accounts import account_sync_options, salesforce_account_changed
-    from starter.connect import connect_temporal
+    from q2c.domain.messages import SalesforceAccountChanged
+    from temporal_client.accounts import account_sync_options, salesforce_account_changed
+    from temporal_client.connect import connect_temporal
 
     async def run() -> int:
         client = await connect_temporal(settings)
@@ -369,8 +287,8 @@ def _cmd_account_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_account_status(args: argparse.Namespace, settings: Settings) -> int:
-    from starter.accounts import workflow_status
-    from starter.connect import connect_temporal
+    from temporal_client.accounts import workflow_status
+    from temporal_client.connect import connect_temporal
 
     async def run() -> int:
         status = await workflow_status(await connect_temporal(settings), args.workflow)
@@ -381,9 +299,9 @@ def _cmd_account_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_choose_match(args: argparse.Namespace, settings: Settings) -> int:
-    from q2c.domain.account_sync import ChooseMatch
-    from starter.accounts import choose_match
-    from starter.connect import connect_temporal
+    from q2c.domain.messages import ChooseMatch
+    from temporal_client.accounts import choose_match
+    from temporal_client.connect import connect_temporal
 
     async def run() -> int:
         choice = ChooseMatch(record_id=args.record_id, create=args.create)
@@ -400,8 +318,8 @@ def _cmd_choose_match(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_poll_salesforce(args: argparse.Namespace, settings: Settings) -> int:
-    from starter.connect import connect_temporal
-    from starter.schedules import salesforce_poll_once
+    from temporal_client.connect import connect_temporal
+    from temporal_client.schedules import salesforce_poll_once
 
     async def run() -> int:
         result = await salesforce_poll_once(await connect_temporal(settings), settings)
@@ -417,17 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="run everything on this machine and close some demo deals")
-    demo.add_argument("--keep-running", action="store_true", help="keep every process up for the web UI")
-    demo.set_defaults(handler=_cmd_demo)
-
     sub.add_parser("worker", help="run the Temporal worker").set_defaults(handler=_cmd_worker)
     sub.add_parser(
         "webhook", help="serve the deal-closed webhook (Salesforce outbound messages)"
     ).set_defaults(handler=_cmd_webhook)
-    sub.add_parser(
-        "dev-server", help="run the Temporal dev server with q2c's search attributes"
-    ).set_defaults(handler=_cmd_dev_server)
     sub.add_parser(
         "setup",
         help="register q2c's search attributes and the two poller schedules on the Temporal cluster",
@@ -440,21 +351,6 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument("--approved-by", required=True, help="who in finance approved it")
     approve.add_argument("--note", default="")
     approve.set_defaults(handler=_cmd_approve_credit)
-
-    sandbox = sub.add_parser("sandbox", help="the local Salesforce and NetSuite sandboxes")
-    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
-    up = sandbox_sub.add_parser("up", help="serve both sandboxes and print their URLs and credentials")
-    up.add_argument("--salesforce-port", type=int, default=9443)
-    up.add_argument("--netsuite-port", type=int, default=9444)
-    up.add_argument("--seed", action="store_true", help="load the demo data set into empty sandboxes")
-    up.set_defaults(handler=_cmd_sandbox_up)
-    seed = sandbox_sub.add_parser(
-        "seed", help="load a generated, realistically messy data set of any size into running sandboxes"
-    )
-    seed.add_argument("--accounts", type=int, default=1000)
-    seed.add_argument("--random-seed", type=int, default=7, help="same seed, same data")
-    seed.add_argument("--admin-key", default="q2c-sandbox-admin")
-    seed.set_defaults(handler=_cmd_sandbox_seed)
 
     closed = sub.add_parser("deal-closed", help="tell q2c an opportunity is Closed Won")
     closed.add_argument("opportunity_id")
@@ -490,7 +386,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "poll-salesforce", help="poll Salesforce for account and contact changes once, now"
     ).set_defaults(handler=_cmd_poll_salesforce)
+    _add_dev_commands(sub)
     return parser
+
+
+def _add_dev_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The development commands (demo, dev-server, sandbox), where devtools and the sandboxes are
+    installed (the README's commands install them; the production image leaves them out). Looked up by
+    name so that the ways in do not depend on development tooling."""
+    if importlib.util.find_spec("devtools") is None:
+        return
+    importlib.import_module("devtools.cli").add_dev_commands(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

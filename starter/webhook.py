@@ -28,11 +28,7 @@ from starlette.routing import Route
 from temporalio.client import Client
 
 from q2c.config import WEBHOOK_PATH, IPNetwork, Settings
-from q2c.domain.account_sync import SalesforceAccountChanged, SalesforceContactChanged
-from q2c.domain.messages import DealClosed, DealReopened
-from starter.accounts import account_sync_options, salesforce_account_changed, salesforce_contact_changed
-from starter.connect import connect_temporal
-from starter.orders import deal_closed, deal_reopened
+from q2c.domain.messages import DealClosed, DealReopened, SalesforceAccountChanged, SalesforceContactChanged
 from starter.outbound_message import (
     Notification,
     OutboundMessageError,
@@ -42,6 +38,13 @@ from starter.outbound_message import (
     parse_outbound_message,
     same_organization,
 )
+from temporal_client.accounts import (
+    account_sync_options,
+    salesforce_account_changed,
+    salesforce_contact_changed,
+)
+from temporal_client.connect import connect_temporal
+from temporal_client.orders import deal_closed, deal_reopened
 
 log = logging.getLogger("q2c.webhook")
 # Key prefixes of the objects this endpoint takes (one outbound message per object in Salesforce).
@@ -246,3 +249,21 @@ def create_webhook_app(settings: Settings, client: Client | None = None) -> Star
             Route("/healthz", health, methods=["GET"]),
         ],
     )
+
+
+async def serve_webhook(settings: Settings, client: Client | None = None) -> None:
+    """Serve the webhook over HTTPS (``Settings.webhook_tls``) until cancelled."""
+    import uvicorn
+
+    cert, key = settings.webhook_tls()
+    config = uvicorn.Config(
+        create_webhook_app(settings, client),
+        host=settings.webhook_host,
+        port=settings.webhook_port,
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+    await uvicorn.Server(config).serve()

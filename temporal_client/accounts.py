@@ -15,8 +15,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from q2c.config import Settings
-from q2c.domain.account_sync import (
-    AccountStage,
+from q2c.domain.account_sync import AccountStage
+from q2c.domain.messages import (
     AccountSyncInput,
     AccountSyncOptions,
     AccountSyncStatus,

@@ -20,8 +20,7 @@ from temporalio.client import (
 )
 
 from q2c.config import Settings
-from q2c.domain.account_sync import SalesforcePollInput, SalesforcePollResult
-from q2c.domain.messages import PollInput, PollResult
+from q2c.domain.messages import PollInput, PollResult, SalesforcePollInput, SalesforcePollResult
 from temporal_client.accounts import account_sync_options
 from temporal_client.orders import order_input
 from workflows import names

@@ -11,17 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio import activity
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from devtools.sandboxes import q2c_settings
+from devtools.temporal_server import venv_binary
 from q2c.config import Settings
 from q2c.connectors.netsuite import NetSuiteClient
 from q2c.domain.mapping import DEFAULT_MAPPING_PATH
-from q2c.sandbox.local import LocalSandboxes, local_sandboxes
-from q2c.sandbox.tls import ensure_server_cert
 from q2c.store import Store
-from starter.temporal_server import register_search_attributes, venv_binary
+from q2c_sandbox.local import LocalSandboxes, local_sandboxes
+from q2c_sandbox.tls import ensure_server_cert
+from temporal_client.connect import register_search_attributes
 from tests.factories import Catalog, build_catalog
 from worker import build_workers, netsuite_client
 from workflows import names
@@ -93,7 +96,8 @@ def q2c_test_settings(
     "fix" it), short timeouts and few retries."""
     mapping = tmp_path / "mapping.toml"
     mapping.write_text(DEFAULT_MAPPING_PATH.read_text())
-    return sandboxes.q2c_settings(
+    return q2c_settings(
+        sandboxes,
         tmp_path,
         temporal_env.client.service_client.config.target_host,
         mapping_path=mapping,
@@ -139,6 +143,14 @@ async def until(check: Callable[[], Any], what: str, within: float = 30) -> Any:
             return value
         await asyncio.sleep(0.1)
     raise AssertionError(f"{what} did not happen within {within}s")
+
+
+def activity_name(method: Callable[..., Any]) -> str:
+    """The name an activity method is registered under (its ``@activity.defn``), as histories and
+    pending activities show it. temporalio keeps the definition on the function (no public accessor)."""
+    name = activity._Definition.must_from_callable(method).name
+    assert name, f"{method.__qualname__} is a dynamic activity"
+    return name
 
 
 @pytest.fixture

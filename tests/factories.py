@@ -11,8 +11,8 @@ from typing import Any
 from q2c.config import Settings
 from q2c.connectors.netsuite import NetSuiteClient
 from q2c.connectors.netsuite_billing import NetSuiteBilling
-from q2c.sandbox.admin_client import SandboxAdmin
-from q2c.sandbox.seed import CURRENCIES, SUBSIDIARIES
+from q2c_sandbox.admin_client import SandboxAdmin
+from q2c_sandbox.seed import CURRENCIES, SUBSIDIARIES
 
 JPY = {"id": "5", "name": "Japanese Yen", "symbol": "JPY", "isBaseCurrency": False, "exchangeRate": 0.0067}
 # code -> (name, USD price); BETA has no NetSuite item on purpose.

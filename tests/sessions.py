@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from q2c.sandbox.local import LocalSandboxes
+from q2c_sandbox.local import LocalSandboxes
 
 API = "/services/data/v59.0"
 

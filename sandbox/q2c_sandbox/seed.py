@@ -123,13 +123,13 @@ def seed_demo(salesforce: SandboxAdmin, netsuite: SandboxAdmin) -> SeedResult:
                 {
                     "FirstName": "Dana",
                     "LastName": "Reyes",
-                    "Username": "dana.reyes@q2c_sandbox",
+                    "Username": "dana.reyes@q2c.sandbox",
                     "Email": "dana.reyes@q2c.example",
                 },
                 {
                     "FirstName": "Sam",
                     "LastName": "Okafor",
-                    "Username": "sam.okafor@q2c_sandbox",
+                    "Username": "sam.okafor@q2c.sandbox",
                     "Email": "sam.okafor@q2c.example",
                 },
             ]

@@ -24,23 +24,23 @@ from temporalio.testing import WorkflowEnvironment
 
 from q2c.config import Settings
 from q2c.connectors.netsuite import NetSuiteClient
-from q2c.domain.account_sync import (
-    AccountStage,
+from q2c.domain.account_sync import AccountStage, same_value
+from q2c.domain.mapping import MappingError, load_mapping
+from q2c.domain.messages import (
     AccountSyncStatus,
     ChooseMatch,
     NetSuiteCustomerChanged,
     SalesforceAccountChanged,
     SalesforceContactChanged,
-    same_value,
 )
-from q2c.domain.mapping import MappingError, load_mapping
 from q2c.domain.sync import Direction, Side, to_netsuite
-from q2c.sandbox.local import LocalSandboxes, local_sandboxes
-from q2c.sandbox.seed import CURRENCIES, SUBSIDIARIES
-from q2c.sandbox.server import BackgroundServer
-from q2c.sandbox.tls import ensure_server_cert
 from q2c.store import LinkKind, Store
-from starter.accounts import (
+from q2c_sandbox.local import LocalSandboxes, local_sandboxes
+from q2c_sandbox.seed import CURRENCIES, SUBSIDIARIES
+from q2c_sandbox.server import BackgroundServer
+from q2c_sandbox.tls import ensure_server_cert
+from starter.webhook import create_webhook_app
+from temporal_client.accounts import (
     account_status,
     account_sync_options,
     choose_match,
@@ -49,8 +49,7 @@ from starter.accounts import (
     salesforce_contact_changed,
     wait_for_account,
 )
-from starter.schedules import poll_once, salesforce_poll_once
-from starter.webhook import create_webhook_app
+from temporal_client.schedules import poll_once, salesforce_poll_once
 from tests.conftest import q2c_test_settings
 from tests.factories import records_with
 from tests.replay.recording import record_history

@@ -12,7 +12,7 @@ from q2c.config import Settings
 from q2c.domain.messages import DealClosed, OrderStatus
 from q2c.domain.order import OrderStage
 from q2c.store import Store
-from starter.orders import deal_closed, order_status
+from temporal_client.orders import deal_closed, order_status
 from tests.conftest import Sandboxes
 from tests.factories import Catalog, bill, make_deal, pay, records_with
 from worker import build_workers, netsuite_client

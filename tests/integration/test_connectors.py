@@ -10,7 +10,7 @@ from temporalio.client import Client
 from q2c.config import Settings
 from q2c.connectors.errors import ApiError, ErrorKind
 from q2c.domain.messages import DealClosed
-from starter.orders import ORDER_CREATED, deal_closed, wait_until_settled
+from temporal_client.orders import ORDER_CREATED, deal_closed, wait_until_settled
 from tests.conftest import Sandboxes
 from tests.factories import Catalog, make_deal
 from worker import netsuite_client, salesforce_client

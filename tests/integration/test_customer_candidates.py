@@ -17,17 +17,18 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.netsuite import NetSuiteAccountActivities
-from activities.salesforce import SalesforceAccountActivities
+from activities.netsuite_accounts import NetSuiteAccountActivities
+from activities.salesforce_accounts import SalesforceAccountActivities
 from q2c.config import Settings
 from q2c.connectors.netsuite import NetSuiteClient
-from q2c.domain.account_sync import AccountStage, FindCandidates, SalesforceAccountChanged
+from q2c.domain.account_sync import AccountStage
 from q2c.domain.matching import AccountCandidate, MatchKind, match
+from q2c.domain.messages import FindCandidates, SalesforceAccountChanged
 from q2c.domain.sync import Side
-from q2c.sandbox.local import LocalSandboxes, local_sandboxes
-from q2c.sandbox.seed import CURRENCIES, SUBSIDIARIES
 from q2c.store import LinkKind, Store
-from starter.accounts import account_sync_options, salesforce_account_changed, wait_for_account
+from q2c_sandbox.local import LocalSandboxes, local_sandboxes
+from q2c_sandbox.seed import CURRENCIES, SUBSIDIARIES
+from temporal_client.accounts import account_sync_options, salesforce_account_changed, wait_for_account
 from tests.conftest import q2c_test_settings
 from tests.sessions import API, person_session
 from worker import salesforce_client

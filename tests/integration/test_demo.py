@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from q2c.sandbox.server import free_port
-from starter.processes import port_open
+from devtools.processes import port_open
+from q2c_sandbox.server import free_port
 
 REPO = Path(__file__).parents[2]
 

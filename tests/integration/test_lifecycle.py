@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from devtools.temporal_server import venv_binary
 from q2c.config import Settings
 from q2c.connectors.netsuite import NetSuiteClient
 from q2c.domain.messages import DealClosed, DealReopened, OrderStatus
 from q2c.domain.order import OrderStage
-from starter.orders import (
+from temporal_client.orders import (
     ORDER_CREATED,
     approve_credit,
     deal_closed,
@@ -23,8 +24,7 @@ from starter.orders import (
     retry_order,
     wait_until_settled,
 )
-from starter.schedules import poll_once
-from starter.temporal_server import venv_binary
+from temporal_client.schedules import poll_once
 from tests.conftest import Sandboxes, until
 from tests.factories import Catalog, bill, make_deal, pay, records_with, set_stage
 from tests.replay.recording import record_history

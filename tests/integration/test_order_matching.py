@@ -11,11 +11,10 @@ from simple_salesforce.api import SFType
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from q2c.config import Settings
-from q2c.domain.account_sync import ChooseMatch
-from q2c.domain.messages import DealClosed, OrderStatus
+from q2c.domain.messages import ChooseMatch, DealClosed, OrderStatus
 from q2c.domain.order import OrderStage
-from starter.accounts import choose_match
-from starter.orders import ORDER_CREATED, deal_closed, wait_until_settled
+from temporal_client.accounts import choose_match
+from temporal_client.orders import ORDER_CREATED, deal_closed, wait_until_settled
 from tests.conftest import Sandboxes
 from tests.factories import Catalog, make_deal, records_with
 from worker import salesforce_client

@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from temporalio import activity
@@ -16,6 +17,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.netsuite import NetSuiteActivities
 from activities.salesforce import SalesforceActivities
 from q2c.config import Settings
 from q2c.connectors.netsuite import NetSuiteClient
@@ -29,8 +31,8 @@ from q2c.domain.messages import (
 )
 from q2c.domain.order import OrderStage, SyncStatus
 from q2c.store import LinkKind, Store
-from starter.orders import ORDER_CREATED, deal_closed, order_status, retry_order
-from tests.conftest import Sandboxes, start_skipping_server
+from temporal_client.orders import ORDER_CREATED, deal_closed, order_status, retry_order
+from tests.conftest import Sandboxes, activity_name, start_skipping_server
 from tests.factories import Catalog, Deal, bill, make_deal, records_with, set_stage
 from worker import build_workers, netsuite_client, salesforce_client
 from workflows import names
@@ -74,14 +76,14 @@ class Skipping:
             await asyncio.sleep(0.1)
         raise AssertionError(f"order status never satisfied the check; last {last}")
 
-    async def activity_count(self, opportunity_id: str, activity_type: str) -> int:
+    async def activity_count(self, opportunity_id: str, method: Callable[..., Any]) -> int:
         handle = self.env.client.get_workflow_handle(names.order_workflow_id(opportunity_id))
         history = await handle.fetch_history()
         return sum(
             1
             for e in history.events
             if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-            and e.activity_task_scheduled_event_attributes.activity_type.name == activity_type
+            and e.activity_task_scheduled_event_attributes.activity_type.name == activity_name(method)
         )
 
 
@@ -130,7 +132,9 @@ async def test_a_credit_hold_longer_than_the_recheck_interval_is_rechecked_until
     assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
     status = await order_status(skipping.env.client, deal.opportunity_id)
     assert status.stage is OrderStage.AWAITING_CREDIT_RELEASE
-    assert await skipping.activity_count(deal.opportunity_id, "check_credit") >= 3  # 0 h, 1 h, 2 h
+    assert (
+        await skipping.activity_count(deal.opportunity_id, NetSuiteActivities.check_credit) >= 3
+    )  # 0 h, 1 h, 2 h
     assert records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id) == []
 
     # Finance lifts the hold; nobody tells q2c. The next re-check finds it.
@@ -206,7 +210,7 @@ async def test_a_write_back_that_fails_for_good_keeps_the_sales_order_and_retry_
     refuse = {"on": True}
 
     class RefusingSalesforce(SalesforceActivities):
-        @activity.defn(name="write_order_status")
+        @activity.defn(name=activity_name(SalesforceActivities.write_order_status))
         async def write_order_status(self, request: OrderStatusUpdate) -> Written:
             if refuse["on"] and request.status is SyncStatus.SYNCED:
                 raise ApplicationError(
@@ -233,12 +237,12 @@ async def test_a_write_back_that_fails_for_good_keeps_the_sales_order_and_retry_
             [order] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
             assert order["status"]["refName"] != "Closed"  # kept: the order itself is right
             assert status.pending_write_back == order["id"]
-            assert await run.activity_count(deal.opportunity_id, "close_sales_order") == 0
+            assert await run.activity_count(deal.opportunity_id, NetSuiteActivities.close_sales_order) == 0
 
             refuse["on"] = False
             await retry_order(skipping_env.client, deal.opportunity_id, reason="validation rule fixed")
             status = await run.until(deal.opportunity_id, set(ORDER_CREATED))
-            assert await run.activity_count(deal.opportunity_id, "upsert_sales_order") == 1
+            assert await run.activity_count(deal.opportunity_id, NetSuiteActivities.upsert_sales_order) == 1
     finally:
         await netsuite.aclose()
 
@@ -277,7 +281,7 @@ async def test_a_new_run_after_retention_never_rewrites_a_billed_order(
             run = Skipping(second, settings, netsuite)
             await run.close(deal.opportunity_id)
             status = await run.until(deal.opportunity_id, {OrderStage.AWAITING_PAYMENT})
-            upserts = await run.activity_count(deal.opportunity_id, "upsert_sales_order")
+            upserts = await run.activity_count(deal.opportunity_id, NetSuiteActivities.upsert_sales_order)
         await second.shutdown()
     finally:
         await netsuite.aclose()

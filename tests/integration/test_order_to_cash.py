@@ -11,7 +11,13 @@ from q2c.config import Settings
 from q2c.domain.messages import DealClosed
 from q2c.domain.order import OrderStage
 from q2c.store import LinkKind, Store
-from starter.orders import ORDER_CREATED, DealClosedOutcome, deal_closed, retry_order, wait_until_settled
+from temporal_client.orders import (
+    ORDER_CREATED,
+    DealClosedOutcome,
+    deal_closed,
+    retry_order,
+    wait_until_settled,
+)
 from tests.conftest import Sandboxes
 from tests.factories import Catalog, make_deal, records_with
 

@@ -22,10 +22,10 @@ from q2c.config import Settings
 from q2c.connectors.netsuite import NetSuiteClient
 from q2c.domain.messages import DealClosed, PollResult
 from q2c.domain.order import OrderStage
-from q2c.sandbox.local import LocalSandboxes, local_sandboxes
 from q2c.store import LinkKind, Store
-from starter.orders import ORDER_CREATED, deal_closed, order_status, wait_until_settled
-from starter.schedules import poll_input
+from q2c_sandbox.local import LocalSandboxes, local_sandboxes
+from temporal_client.orders import ORDER_CREATED, deal_closed, order_status, wait_until_settled
+from temporal_client.schedules import poll_input
 from tests.conftest import q2c_test_settings, until
 from tests.factories import Catalog, bill, build_catalog, make_deal, records_with
 from tests.sessions import API, person_session

@@ -18,13 +18,12 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from q2c.config import Settings
-from q2c.domain.account_sync import SalesforcePollResult
-from q2c.domain.messages import PollResult
-from q2c.sandbox.generate import generate, load
-from q2c.sandbox.local import LocalSandboxes, local_sandboxes
+from q2c.domain.messages import PollResult, SalesforcePollResult
 from q2c.store import Store
-from starter.accounts import workflow_status
-from starter.schedules import poll_input, salesforce_poll_input
+from q2c_sandbox.generate import generate, load
+from q2c_sandbox.local import LocalSandboxes, local_sandboxes
+from temporal_client.accounts import workflow_status
+from temporal_client.schedules import poll_input, salesforce_poll_input
 from tests.conftest import q2c_test_settings
 from tests.sessions import API, person_session
 from workflows import names

@@ -7,7 +7,7 @@ import datetime as dt
 from temporalio.client import Client, ScheduleActionStartWorkflow
 
 from q2c.config import Settings
-from starter.schedules import ensure_poll_schedule
+from temporal_client.schedules import ensure_poll_schedule
 from workflows import names
 
 

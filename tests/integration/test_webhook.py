@@ -22,9 +22,9 @@ from temporalio.testing import WorkflowEnvironment
 from q2c.config import Settings
 from q2c.domain.messages import DealClosed
 from q2c.domain.order import OrderStage
-from q2c.sandbox.server import BackgroundServer
-from starter.orders import ORDER_CREATED, deal_closed, wait_until_settled
+from q2c_sandbox.server import BackgroundServer
 from starter.webhook import MAX_BODY_BYTES, create_webhook_app
+from temporal_client.orders import ORDER_CREATED, deal_closed, wait_until_settled
 from tests.conftest import Sandboxes, q2c_test_settings
 from tests.factories import Catalog, make_deal, records_with
 from tests.unit.test_outbound_message import outbound_message

@@ -8,17 +8,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
 
+from activities.netsuite import NetSuiteActivities
 from q2c.config import Settings
 from q2c.domain.messages import DealClosed
-from starter.orders import ORDER_CREATED, deal_closed, wait_until_settled
-from tests.conftest import Sandboxes
+from temporal_client.orders import ORDER_CREATED, deal_closed, wait_until_settled
+from tests.conftest import Sandboxes, activity_name
 from tests.factories import Catalog, make_deal, records_with
 from workflows import names
 
@@ -59,20 +61,22 @@ def workers(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcesses]:
         processes.stop_all()
 
 
-async def _wait_for_started_activity(client: Client, workflow_id: str, activity: str, within: float) -> None:
+async def _wait_for_started_activity(
+    client: Client, workflow_id: str, activity: Callable[..., Any], within: float
+) -> None:
     handle = client.get_workflow_handle(workflow_id)
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         description = await handle.describe()
         pending = description.raw_description.pending_activities
         if any(
-            p.activity_type.name == activity
+            p.activity_type.name == activity_name(activity)
             and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
             for p in pending
         ):
             return
         await asyncio.sleep(0.05)
-    raise TimeoutError(f"{activity} did not start within {within}s")
+    raise TimeoutError(f"{activity_name(activity)} did not start within {within}s")
 
 
 async def test_worker_killed_mid_order_is_replaced_and_the_order_completes_once(
@@ -85,7 +89,7 @@ async def test_worker_killed_mid_order_is_replaced_and_the_order_completes_once(
     try:
         await deal_closed(client, settings, DealClosed(opportunity_id=deal.opportunity_id, source="cli"))
         await _wait_for_started_activity(
-            client, names.order_workflow_id(deal.opportunity_id), "upsert_sales_order", 60
+            client, names.order_workflow_id(deal.opportunity_id), NetSuiteActivities.upsert_sales_order, 60
         )
         os.kill(first.pid, signal.SIGKILL)
         assert first.wait(10) == -signal.SIGKILL

@@ -13,7 +13,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from tests.replay.recording import HISTORIES
-from workflows.account_sync import AccountSync, NetSuiteCustomerIntake
+from workflows.account_sync import AccountSync
+from workflows.customer_intake import NetSuiteCustomerIntake
 from workflows.netsuite_poll import NetSuitePoll
 from workflows.order_to_cash import OrderToCash
 from workflows.salesforce_poll import SalesforcePoll

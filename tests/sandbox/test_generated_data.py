@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from q2c.sandbox.admin_client import SandboxAdmin
-from q2c.sandbox.generate import generate, load
-from q2c.sandbox.local import local_sandboxes
+from q2c_sandbox.admin_client import SandboxAdmin
+from q2c_sandbox.generate import generate, load
+from q2c_sandbox.local import local_sandboxes
 
 LEGAL = r"\b(the|inc|llc|corp|corporation|gmbh|ag|co|kg|ltd|limited|plc|kk|k k)\b"
 

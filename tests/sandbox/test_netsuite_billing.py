@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from q2c.sandbox.netsuite.app import NetSuiteSandboxSettings
-from q2c.sandbox.tls import ensure_server_cert
+from q2c_sandbox.netsuite.app import NetSuiteSandboxSettings
+from q2c_sandbox.tls import ensure_server_cert
 from tests.sandbox import test_netsuite_sandbox as base
 from tests.sandbox.test_netsuite_sandbox import (
     CURRENCIES,

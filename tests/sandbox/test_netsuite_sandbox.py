@@ -16,10 +16,10 @@ import httpx
 import pytest
 from oauthlib import oauth1
 
-from q2c.sandbox.common import ADMIN_HEADER
-from q2c.sandbox.netsuite.app import NetSuiteSandboxSettings, create_app
-from q2c.sandbox.server import BackgroundServer, free_port
-from q2c.sandbox.tls import ServerCert, ensure_server_cert
+from q2c_sandbox.common import ADMIN_HEADER
+from q2c_sandbox.netsuite.app import NetSuiteSandboxSettings, create_app
+from q2c_sandbox.server import BackgroundServer, free_port
+from q2c_sandbox.tls import ServerCert, ensure_server_cert
 
 RECORDS = "/services/rest/record/v1"
 SUITEQL = "/services/rest/query/v1/suiteql"

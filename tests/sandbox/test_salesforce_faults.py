@@ -25,8 +25,8 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from q2c.sandbox.salesforce.jwt_bearer import JWT_BEARER_GRANT
-from q2c.sandbox.salesforce.records import INTEGRATION_USER_ID
+from q2c_sandbox.salesforce.jwt_bearer import JWT_BEARER_GRANT
+from q2c_sandbox.salesforce.records import INTEGRATION_USER_ID
 from tests.sandbox.test_salesforce_sandbox import SfSandbox, start_sandbox
 
 SalesforceClient = Any

@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from q2c.sandbox.admin_client import SandboxAdmin, SandboxAdminError
-from q2c.sandbox.salesforce.records import INTEGRATION_USER_ID
-from q2c.sandbox.server import BackgroundServer, free_port
+from q2c_sandbox.admin_client import SandboxAdmin, SandboxAdminError
+from q2c_sandbox.salesforce.records import INTEGRATION_USER_ID
+from q2c_sandbox.server import BackgroundServer, free_port
 from tests.sandbox.test_salesforce_sandbox import (
     ACK,
     OUTBOUND_NS,

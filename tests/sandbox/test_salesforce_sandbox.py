@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,12 +31,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from q2c.sandbox.common import ADMIN_HEADER
-from q2c.sandbox.salesforce.app import SalesforceSandboxSettings, create_app
-from q2c.sandbox.salesforce.records import INTEGRATION_USER_ID, STANDARD_PRICEBOOK_ID
-from q2c.sandbox.salesforce.schema import SCHEMA_PATH
-from q2c.sandbox.server import BackgroundServer, free_port
-from q2c.sandbox.tls import ServerCert, ensure_server_cert
+from q2c_sandbox.common import ADMIN_HEADER
+from q2c_sandbox.salesforce.app import SalesforceSandboxSettings, create_app
+from q2c_sandbox.salesforce.records import INTEGRATION_USER_ID, STANDARD_PRICEBOOK_ID
+from q2c_sandbox.salesforce.schema import SCHEMA_PATH, load_schema
+from q2c_sandbox.salesforce.sfdx import NS as SFDX_NS
+from q2c_sandbox.salesforce.sfdx import default_project
+from q2c_sandbox.server import BackgroundServer, free_port
+from q2c_sandbox.tls import ServerCert, ensure_server_cert
+
+SFDX_PROJECT = default_project()  # q2c's metadata/salesforce/force-app
 
 # simple-salesforce resolves sf.Account etc. dynamically (typed as a union mypy cannot call): tests hold
 # the client as Any.
@@ -375,14 +380,66 @@ def test_upsert_on_fields_that_are_not_external_ids(sf: SalesforceClient) -> Non
     assert error_code(not_external) == "INVALID_FIELD"
 
 
-def test_ambiguous_upsert_answers_300(tmp_path: Path) -> None:
-    schema = SCHEMA_PATH.read_text()
-    # An external id that is not unique, as an admin can configure one.
-    schema = schema.replace(
-        "Title = {", 'Legacy_ID__c = { type = "string", length = 32, external_id = true }\nTitle = {', 1
+def _project_with_field(tmp_path: Path, sobject: str, xml: str) -> Path:
+    """A copy of q2c's SFDX project with one more field on ``sobject`` (``xml``: its CustomField body)."""
+    assert SFDX_PROJECT is not None
+    project = tmp_path / "force-app"
+    shutil.copytree(SFDX_PROJECT, project)
+    name = xml.split("<fullName>")[1].split("</fullName>")[0]
+    fields = project / "main" / "default" / "objects" / sobject / "fields"
+    fields.mkdir(parents=True, exist_ok=True)
+    (fields / f"{name}.field-meta.xml").write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<CustomField xmlns="{SFDX_NS}">{xml}</CustomField>\n'
     )
+    return project
+
+
+def test_custom_fields_are_deployed_from_the_sfdx_project(tmp_path: Path) -> None:
+    project = _project_with_field(
+        tmp_path,
+        "Account",
+        "<fullName>Region__c</fullName><label>Region</label><type>Picklist</type><valueSet><valueSetDefinition>"
+        "<value><fullName>EMEA</fullName><default>true</default><label>EMEA</label></value>"
+        "<value><fullName>APAC</fullName><default>false</default><label>APAC</label></value>"
+        "</valueSetDefinition></valueSet>",
+    )
+    (
+        project / "main" / "default" / "objects" / "Account" / "fields" / "Credit_Hold__c.field-meta.xml"
+    ).unlink()
+    sandbox = start_sandbox(tmp_path, metadata_path=project)
+    try:
+        sf = sandbox.client()
+        described = {f["name"]: f for f in sf.Account.describe()["fields"]}
+        assert described["Region__c"]["picklistValues"][0]["value"] == "EMEA"
+        assert "NetSuite_Internal_ID__c" in described and "Credit_Hold__c" not in described
+        account = sf.Account.create({"Name": "Deployed"})["id"]
+        assert sf.Account.get(account)["Region__c"] == "EMEA"  # the picklist's default
+        # A field the project lacks is one the org lacks: the write fails as in a real org.
+        with pytest.raises(SalesforceMalformedRequest) as unknown:
+            sf.Account.update(account, {"Credit_Hold__c": True})
+        assert error_code(unknown) == "INVALID_FIELD"
+    finally:
+        sandbox.server.stop()
+
+
+def test_schema_toml_cannot_define_custom_fields(tmp_path: Path) -> None:
+    schema = SCHEMA_PATH.read_text().replace("Title = {", 'Legacy_ID__c = { type = "string" }\nTitle = {', 1)
     (tmp_path / "schema.toml").write_text(schema)
-    sandbox = start_sandbox(tmp_path, schema_path=tmp_path / "schema.toml")
+    with pytest.raises(
+        ValueError, match=r"Contact: Legacy_ID__c; custom objects and fields come from the SFDX"
+    ):
+        load_schema(tmp_path / "schema.toml", SFDX_PROJECT)
+
+
+def test_ambiguous_upsert_answers_300(tmp_path: Path) -> None:
+    # An external id that is not unique, as an admin can configure one.
+    project = _project_with_field(
+        tmp_path,
+        "Contact",
+        "<fullName>Legacy_ID__c</fullName><externalId>true</externalId><label>Legacy ID</label>"
+        "<length>32</length><type>Text</type><unique>false</unique>",
+    )
+    sandbox = start_sandbox(tmp_path, metadata_path=project)
     try:
         ids = sandbox.load(
             {"Contact": [{"LastName": "A", "Legacy_ID__c": "L1"}, {"LastName": "B", "Legacy_ID__c": "L1"}]}

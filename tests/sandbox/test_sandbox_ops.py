@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from q2c.sandbox.local import local_sandboxes
-from q2c.sandbox.netsuite.app import NetSuiteSandboxSettings
-from q2c.sandbox.salesforce.app import SalesforceSandboxSettings
-from q2c.sandbox.server import free_port
-from starter.processes import Supervisor, port_open, q2c_command, wait_for
+from devtools.processes import Supervisor, port_open, q2c_command, wait_for
+from q2c_sandbox.local import local_sandboxes
+from q2c_sandbox.netsuite.app import NetSuiteSandboxSettings
+from q2c_sandbox.salesforce.app import SalesforceSandboxSettings
+from q2c_sandbox.server import free_port
 
 
 def test_latency_and_concurrency_limit_survive_a_restart_and_are_announced(

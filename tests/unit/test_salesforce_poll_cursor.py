@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from activities.poller import _advance, _salesforce_watermark, _soql_time
-from q2c.domain.account_sync import ChangeCursor
+from activities.account_changes import _advance, _salesforce_watermark, _soql_time
+from q2c.domain.messages import ChangeCursor
 
 T0 = dt.datetime(2026, 1, 5, 10, 0, 0, tzinfo=dt.UTC)
 OVERLAP = dt.timedelta(seconds=120)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from starter.processes import ChildExited, RestartPolicy, Supervisor, wait_for
+from devtools.processes import ChildExited, RestartPolicy, Supervisor, wait_for
 
 QUICK = RestartPolicy(max_restarts=2, first_delay_seconds=0.05, max_delay_seconds=0.1)
 

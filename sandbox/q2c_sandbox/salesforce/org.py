@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from q2c_sandbox.common import RequestLog
+from q2c_sandbox.common import RequestLog, log
 from q2c_sandbox.salesforce.auth import Sessions
 from q2c_sandbox.salesforce.cursors import QueryCursors
 from q2c_sandbox.salesforce.outbound import Outbound
 from q2c_sandbox.salesforce.records import RecordService
-from q2c_sandbox.salesforce.schema import Schema, load_schema
+from q2c_sandbox.salesforce.schema import SCHEMA_PATH, Schema, load_schema
 from q2c_sandbox.salesforce.settings import SalesforceSandboxSettings
 from q2c_sandbox.salesforce.soql_eval import QueryEngine
 from q2c_sandbox.salesforce.store import Store
@@ -31,7 +31,11 @@ class Org:
 
     @classmethod
     def open(cls, settings: SalesforceSandboxSettings) -> Org:
-        schema = load_schema(settings.schema_path) if settings.schema_path else load_schema()
+        if settings.metadata_path is None:
+            log.warning(
+                "Salesforce sandbox: no SFDX project (metadata_path), so the org has no custom fields"
+            )
+        schema = load_schema(settings.schema_path or SCHEMA_PATH, settings.metadata_path)
         store = Store(settings.db_path, schema)
         records = RecordService(store, schema, settings.instance)
         outbound = Outbound(store, schema, settings)

@@ -1,0 +1,48 @@
+"""What activities do to other workflows, as one object the worker builds and injects like any other
+client: start or signal account workflows by their ids, find orders by a visibility query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio.client import Client
+
+from q2c.domain.messages import (
+    AccountSyncOptions,
+    NetSuiteCustomerChanged,
+    SalesforceAccountChanged,
+    SalesforceContactChanged,
+)
+from temporal_client import accounts
+from workflows import names
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    opportunity_id: str
+    netsuite_customer_id: str | None
+
+
+@dataclass
+class Steering:
+    client: Client
+    account_options: AccountSyncOptions
+
+    async def salesforce_account_changed(self, event: SalesforceAccountChanged) -> None:
+        await accounts.salesforce_account_changed(self.client, self.account_options, event)
+
+    async def salesforce_contact_changed(self, account_id: str, event: SalesforceContactChanged) -> None:
+        await accounts.salesforce_contact_changed(self.client, self.account_options, account_id, event)
+
+    async def netsuite_customer_changed(self, event: NetSuiteCustomerChanged, account_id: str | None) -> None:
+        await accounts.netsuite_customer_changed(self.client, self.account_options, event, account_id)
+
+    async def orders(self, query: str) -> list[OrderRef]:
+        """Order workflows matching a visibility query (eventually consistent: seconds behind)."""
+        found: dict[str, OrderRef] = {}
+        async for execution in self.client.list_workflows(query):
+            if execution.id.startswith(names.order_workflow_id("")):
+                opportunity_id = names.opportunity_id_from_workflow_id(execution.id)
+                customer = execution.typed_search_attributes.get(names.NETSUITE_CUSTOMER_ID)
+                found[opportunity_id] = OrderRef(opportunity_id, customer)
+        return [found[key] for key in sorted(found)]
