@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -173,14 +174,24 @@ async def linked_pair(client: Client, settings: Settings, rep: SalesRep, **field
     return account_id, status.netsuite_customer_id
 
 
-def writes(sandboxes: LocalSandboxes) -> tuple[int, int]:
-    """q2c's writes to customers (NetSuite) and accounts (Salesforce) since the logs were cleared."""
+def writes(sandboxes: LocalSandboxes, account_id: str, customer_id: str) -> tuple[int, int]:
+    """Writes to this pair's customer (NetSuite) and account (Salesforce) since the logs were cleared.
+
+    Only this pair's: other tests' pairs on the same sandboxes may still be syncing, and the NetSuite
+    poller reaches every customer."""
     ns = sandboxes.ns_admin.requests(limit=50_000)["recent"]
     sf = sandboxes.sf_admin.requests(limit=50_000)["recent"]
     ns_writes = sum(
-        1 for r in ns if r["method"] in ("PATCH", "PUT", "POST") and "/record/v1/customer" in r["path"]
+        1
+        for r in ns
+        if r["method"] in ("PATCH", "PUT", "POST")
+        and r["path"].endswith(f"/record/v1/customer/{customer_id}")
     )
-    sf_writes = sum(1 for r in sf if r["method"] in ("PATCH", "POST") and "/sobjects/Account" in r["path"])
+    sf_writes = sum(
+        1
+        for r in sf
+        if r["method"] in ("PATCH", "POST") and re.search(rf"/sobjects/Account/{account_id}(\?|$)", r["path"])
+    )
     return ns_writes, sf_writes
 
 
@@ -358,7 +369,7 @@ async def test_changes_found_by_both_pollers_flow_both_ways_and_echoes_write_not
         final.salesforce_writes - start.salesforce_writes,
     ) == (1, 1)
     # Counted by the sandboxes themselves: one edit by a person and one write by q2c on each side.
-    assert writes(account_sandboxes) == (2, 2)
+    assert writes(account_sandboxes, account_id, customer_id) == (2, 2)
     await record_history(client, names.account_workflow_id(account_id), "account_synced_with_echoes")
 
 
@@ -442,7 +453,7 @@ async def test_randomized_edits_on_both_sides_converge_with_at_most_one_write_pe
     for rule in rules:
         expected = to_netsuite([rule], {rule.salesforce: account.get(rule.salesforce)}, is_customer=False)
         assert same_value(expected[rule.netsuite], customer.get(rule.netsuite)), rule.salesforce
-    ns_total, sf_total = writes(account_sandboxes)
+    ns_total, sf_total = writes(account_sandboxes, account_id, customer_id)
     q2c_writes = ns_total - human[Side.NETSUITE] + sf_total - human[Side.SALESFORCE]
     assert q2c_writes <= real_changes, (ns_total, sf_total, human, real_changes)
     start_writes = start.netsuite_writes + start.salesforce_writes
