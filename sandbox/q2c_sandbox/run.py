@@ -117,3 +117,30 @@ async def serve_sandboxes(setup: SandboxSetup) -> None:
         ),
     ]
     await asyncio.gather(*(server.serve() for server in servers))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``q2c-sandbox``: serve both sandboxes until Ctrl-C, for integrators using them without q2c.
+
+    Credentials go to the terminal only when it is one, and always to ``DATA_DIR/sandbox-credentials``
+    (mode 0600), never into a log."""
+    import argparse
+    import logging
+    import sys
+
+    parser = argparse.ArgumentParser(prog="q2c-sandbox", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=Path(".data"), help="databases, CA and credentials")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--salesforce-port", type=int, default=9443)
+    parser.add_argument("--netsuite-port", type=int, default=9444)
+    args = parser.parse_args(argv)
+    setup = sandbox_setup(
+        args.data_dir, host=args.host, salesforce_port=args.salesforce_port, netsuite_port=args.netsuite_port
+    )
+    setup.write_credentials()
+    print(setup.describe(with_credentials=sys.stdout.isatty()), flush=True)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve_sandboxes(setup))
+    except KeyboardInterrupt:
+        pass
