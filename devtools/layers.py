@@ -1,6 +1,9 @@
 """Print the project's dependency picture: for each top-level part, the other parts it imports.
 
-    .venv/bin/python -m devtools.layers
+    .venv/bin/python -m devtools.layers [--root DIR]
+
+``--root`` reads another checkout of the project (e.g. ``git worktree add /tmp/before 3ac36a0``), so the
+picture before a change can be printed beside the one after; parts it lacks are left out.
 
 Read from the source with ``ast`` (every import, also inside functions), so it shows what the code
 says, including the module ``worker.py`` that import-linter cannot take as a root. The rules themselves
@@ -9,9 +12,9 @@ are checked by ``lint-imports`` (pyproject.toml) and tests/unit/test_layers.py.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,12 +32,13 @@ PARTS = (
     "q2c.config",
     "q2c.domain",
     "q2c_sandbox",
+    "q2c.sandbox",  # where the sandboxes lived before they became their own distribution
 )
 _FILES = {
-    "worker": [ROOT / "worker.py"],
-    "q2c.config": [ROOT / "q2c" / "config.py"],
-    "workflows.names": [ROOT / "workflows" / "names.py"],
-    "q2c_sandbox": sorted((ROOT / "sandbox" / "q2c_sandbox").rglob("*.py")),
+    "worker": ["worker.py"],
+    "q2c.config": ["q2c/config.py"],
+    "workflows.names": ["workflows/names.py"],
+    "q2c_sandbox": ["sandbox/q2c_sandbox"],
 }
 
 
@@ -45,11 +49,14 @@ def part_of(module: str) -> str | None:
     return None
 
 
-def files(part: str) -> list[Path]:
-    if part in _FILES:
-        return _FILES[part]
-    inner = {p for other in PARTS if other.startswith(part + ".") for p in files(other)}
-    return [p for p in sorted((ROOT / part.replace(".", "/")).rglob("*.py")) if p not in inner]
+def files(part: str, root: Path = ROOT) -> list[Path]:
+    """The source files of one part under ``root`` (none when that checkout has no such part)."""
+    found: list[Path] = []
+    for place in _FILES.get(part, [part.replace(".", "/")]):
+        path = root / place
+        found += [path] if path.is_file() else sorted(path.rglob("*.py")) if path.is_dir() else []
+    inner = {p for other in PARTS if other.startswith(part + ".") for p in files(other, root)}
+    return [p for p in found if p not in inner]
 
 
 def imports(path: Path) -> set[str]:
@@ -65,11 +72,15 @@ def imports(path: Path) -> set[str]:
     return found
 
 
-def picture() -> dict[str, set[str]]:
-    """part -> the other parts it imports."""
-    uses: dict[str, set[str]] = defaultdict(set)
+def picture(root: Path = ROOT) -> dict[str, set[str]]:
+    """part -> the other parts it imports (parts absent from ``root`` have no entry)."""
+    uses: dict[str, set[str]] = {}
     for part in PARTS:
-        for path in files(part):
+        sources = files(part, root)
+        if not sources:
+            continue
+        uses[part] = set()
+        for path in sources:
             for module in imports(path):
                 target = part_of(module)
                 if target and target != part:
@@ -77,13 +88,16 @@ def picture() -> dict[str, set[str]]:
     return uses
 
 
-def main() -> None:
-    uses = picture()
-    width = max(map(len, PARTS))
-    for part in PARTS:
-        targets = sorted(uses.get(part, ()), key=PARTS.index)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m devtools.layers", description=__doc__.split("\n")[0])
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to read (default: this one)")
+    uses = picture(parser.parse_args(argv).root)
+    parts = [p for p in PARTS if p in uses]
+    width = max(map(len, parts))
+    for part in parts:
+        targets = sorted(uses[part], key=PARTS.index)
         print(f"{part:<{width}} -> {', '.join(targets) or '(nothing of the project)'}")
-    upward = [(a, b) for a in PARTS for b in uses.get(a, ()) if PARTS.index(b) < PARTS.index(a)]
+    upward = [(a, b) for a in parts for b in sorted(uses[a]) if PARTS.index(b) < PARTS.index(a)]
     if upward:
         print("\nimports pointing up the layers:", ", ".join(f"{a} -> {b}" for a, b in upward))
         sys.exit(1)
