@@ -94,7 +94,10 @@ class NetSuiteActivities:
                 if refused.retryable:
                     raise
                 # NetSuite's words name its item; the person fixing it works on the Salesforce product.
-                inactive = await self._inactive_items(order)
+                try:
+                    inactive = await self._inactive_items(order)
+                except ApiError:
+                    raise refused from None  # the look-up failed: NetSuite's own words, then
                 if inactive:
                     raise business_error(BusinessError.INACTIVE_ITEM, inactive) from None
                 raise

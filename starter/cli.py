@@ -307,7 +307,7 @@ def _cmd_choose_match(args: argparse.Namespace, settings: Settings) -> int:
         choice = ChooseMatch(record_id=args.record_id, create=args.create)
         try:
             told = await choose_match(await connect_temporal(settings), args.workflow, choice)
-        except LookupError as nothing:
+        except (LookupError, ValueError) as nothing:  # no workflow waiting, or a mistyped id
             console.print(f"[red]{nothing}[/red]")
             return 1
         decision = "create a new record" if args.create else f"link to {args.record_id}"

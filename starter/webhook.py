@@ -265,5 +265,7 @@ async def serve_webhook(settings: Settings, client: Client | None = None) -> Non
         log_level="warning",
         access_log=False,
         lifespan="on",
+        # The network allowlist judges the connection's peer; X-Forwarded-For is anyone's to write.
+        proxy_headers=False,
     )
     await uvicorn.Server(config).serve()

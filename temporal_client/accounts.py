@@ -28,6 +28,7 @@ from q2c.domain.messages import (
     SalesforceContactChanged,
     SyncRetry,
 )
+from q2c.domain.salesforce_ids import normalize_salesforce_id
 from workflows import names
 
 
@@ -85,9 +86,12 @@ async def netsuite_customer_changed(
 
 
 def _handle(client: Client, workflow_id: str) -> WorkflowHandle[object, object]:
-    if not workflow_id.startswith(names.account_workflow_id("")):
-        workflow_id = names.account_workflow_id(workflow_id)  # a bare account id
-    return client.get_workflow_handle(workflow_id)
+    """``account:ns:{customer id}`` as given; an account id (bare or ``account:{id}``, 15 or 18
+    characters) as its 18-character pair workflow. InvalidSalesforceId names a mistyped id."""
+    if workflow_id.startswith(names.intake_workflow_id("")):
+        return client.get_workflow_handle(workflow_id)
+    account_id = normalize_salesforce_id(workflow_id.removeprefix(names.account_workflow_id("")))
+    return client.get_workflow_handle(names.account_workflow_id(account_id))
 
 
 async def choose_match(client: Client, workflow_id: str, choice: ChooseMatch) -> list[str]:
@@ -111,7 +115,12 @@ async def choose_match(client: Client, workflow_id: str, choice: ChooseMatch) ->
             f'{names.SALESFORCE_ACCOUNT_ID.name} = "{account_id}"'
         )
         async for order in client.list_workflows(query):
-            await client.get_workflow_handle(order.id).signal(names.CHOOSE_MATCH_SIGNAL, choice)
+            try:
+                await client.get_workflow_handle(order.id).signal(names.CHOOSE_MATCH_SIGNAL, choice)
+            except RPCError as finished:  # completed since the (eventually consistent) listing
+                if finished.status is not RPCStatusCode.NOT_FOUND:
+                    raise
+                continue
             told.append(order.id)
     if not told:
         raise LookupError(f"no running workflow waits for a match for {workflow_id}")

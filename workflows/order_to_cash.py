@@ -69,6 +69,7 @@ VERIFY_REOPEN = "verify-deal-reopened"  # a deal_reopened claim is checked again
 MATCH_CUSTOMER = "order-matches-customer"  # an unlinked account is matched before a customer is made
 KEEP_ORDER_ON_WRITE_BACK_FAILURE = "keep-order-on-write-back-failure"
 BILLED_ORDER_GUARD = "billed-order-guard"  # an order already billed is never upserted again
+OPPORTUNITY_GONE_ENDS = "opportunity-gone-ends"  # no opportunity, no order: end instead of parking
 
 
 class DealReopenedMidway(Exception):
@@ -227,11 +228,14 @@ class OrderToCash:
         status = self._status
         if not status.reopen_claimed:
             return
-        status.reopen_claimed = False
         if not workflow.patched(VERIFY_REOPEN):
+            status.reopen_claimed = False
             status.deal_won = False  # histories from before the check took the claim at its word
             return
+        # The claim stays until Salesforce has answered: a failed read parks, and retry asks again
+        # (the outbound message was acknowledged; nobody would send the claim a second time).
         opp = await self._read_opportunity(summary_prefix="Check whether the deal reopened: read")
+        status.reopen_claimed = False
         if opp.is_won:
             status.stale_events += 1
             workflow.logger.info(
@@ -252,7 +256,11 @@ class OrderToCash:
                 summary=f"{summary_prefix} opportunity {opportunity_id} with its lines and account",
             )
         except NeedsAttention as problem:
-            if problem.error_type == BusinessError.OPPORTUNITY_NOT_FOUND and self._no_order_yet():
+            if (
+                problem.error_type == BusinessError.OPPORTUNITY_NOT_FOUND
+                and self._no_order_yet()
+                and workflow.patched(OPPORTUNITY_GONE_ENDS)  # histories from before parked here
+            ):
                 raise OpportunityGone(str(problem)) from None
             raise
 
@@ -269,6 +277,11 @@ class OrderToCash:
         opp = await self._read_opportunity()
         self._status.account_id = opp.account.id if opp.account else None
         self._status.amount, self._status.currency = opp.amount, opp.currency
+        # Before anything else (a credit hold, a product since retired): an order NetSuite has billed is
+        # followed as it is, never made again.
+        if opp.netsuite_sales_order_id and workflow.patched(BILLED_ORDER_GUARD):
+            if await self._adopt_billed_order(opp):
+                return
         mapping = await self._call(
             MappingActivities.load_mapping, LoadMapping(), summary="Load the mapping file"
         )
@@ -282,10 +295,6 @@ class OrderToCash:
         customer_id = await self._ensure_customer(opp.account, opp.currency, mapping)
         self._status.netsuite_customer_id = customer_id
         await self._wait_for_credit(customer_id)
-
-        if opp.netsuite_sales_order_id and workflow.patched(BILLED_ORDER_GUARD):
-            if await self._adopt_billed_order(opp.netsuite_sales_order_id, opp.netsuite_sales_order_number):
-                return
 
         undo: list[Undo] = []
         try:
@@ -329,10 +338,12 @@ class OrderToCash:
         self._status.pending_write_back = None
         self._set_stage(OrderStage.SALES_ORDER_CREATED)
 
-    async def _adopt_billed_order(self, sales_order_id: str, number: str | None) -> bool:
+    async def _adopt_billed_order(self, opp: Opportunity) -> bool:
         """An order NetSuite has already billed is never rewritten: follow its billing instead (True).
 
         Reached when a new run starts for a deal whose earlier run is gone (Temporal's retention)."""
+        assert opp.netsuite_sales_order_id is not None
+        sales_order_id, number = opp.netsuite_sales_order_id, opp.netsuite_sales_order_number
         billing = await self._call(
             NetSuiteActivities.get_order_billing,
             GetOrderBilling(sales_order_id=sales_order_id),
@@ -341,6 +352,8 @@ class OrderToCash:
         if not billing.invoices:
             return False
         self._status.sales_order_id, self._status.sales_order_number = sales_order_id, number
+        if opp.account and opp.account.netsuite_customer_id:
+            self._status.netsuite_customer_id = opp.account.netsuite_customer_id
         workflow.logger.info(
             "Sales order %s of %s is already billed: not upserted again, its billing is followed",
             number or sales_order_id,
@@ -355,11 +368,14 @@ class OrderToCash:
             return account.netsuite_customer_id
         if not workflow.patched(MATCH_CUSTOMER):
             return await self._create_customer(account, currency, mapping)  # histories from before
-        choice, self._choice = self._choice, None
+        choice = self._choice  # kept until it took effect: a failed link parks, and retry tries it again
         if choice is not None and choice.create:
-            return await self._create_customer(account, currency, mapping)
+            customer_id = await self._create_customer(account, currency, mapping)
+            self._choice = None
+            return customer_id
         if choice is not None and choice.record_id:
             await self._link_customer(account.id, choice.record_id)
+            self._choice = None
             return choice.record_id
         record = AccountCandidate(
             side=Side.SALESFORCE, id=account.id, name=account.name, website=account.website
@@ -514,11 +530,13 @@ class OrderToCash:
     async def _undo_for_reopened_deal(self) -> None:
         if self._status.stage is OrderStage.REOPENED:
             return
-        if self._status.sales_order_id is not None:
+        # A sales order whose write-back to Salesforce is still pending exists all the same.
+        order_id = self._status.sales_order_id or self._status.pending_write_back
+        if order_id is not None:
             billing = await self._call(
                 NetSuiteActivities.get_order_billing,
-                GetOrderBilling(sales_order_id=self._status.sales_order_id),
-                summary=f"Read invoices of sales order {self._status.sales_order_number}",
+                GetOrderBilling(sales_order_id=order_id),
+                summary=f"Read invoices of sales order {self._status.sales_order_number or order_id}",
             )
             if billing.invoices:
                 numbers = ", ".join(invoice.number for invoice in billing.invoices)
@@ -528,8 +546,9 @@ class OrderToCash:
                     "invoiced orders. Credit the invoices in NetSuite, or set the deal back to Closed Won."
                 )
             await self._close_sales_order()
-        closed = self._status.sales_order_number
+        closed = self._status.sales_order_number or order_id
         self._status.sales_order_id = self._status.sales_order_number = None
+        self._status.pending_write_back = None
         self._status.invoices, self._status.billed, self._status.paid = {}, None, None
         self._set_stage(OrderStage.REOPENED)
         await self._write_status(

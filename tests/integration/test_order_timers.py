@@ -27,9 +27,11 @@ from q2c.domain.messages import (
     DealReopened,
     OrderStatus,
     OrderStatusUpdate,
+    ReadOpportunity,
     Written,
 )
 from q2c.domain.order import OrderStage, SyncStatus
+from q2c.domain.records import Opportunity
 from q2c.store import LinkKind, Store
 from temporal_client.orders import ORDER_CREATED, deal_closed, order_status, retry_order
 from tests.conftest import Sandboxes, activity_name, start_skipping_server
@@ -98,6 +100,108 @@ async def skipping(
             yield Skipping(skipping_env, settings, netsuite)
     finally:
         await netsuite.aclose()
+
+
+class RefusingSalesforce(SalesforceActivities):
+    """The real Salesforce activities, with switches that make one call fail for good (a validation
+    rule on the "Synced" write, an outage of reads) until a person fixes it."""
+
+    refuse_synced = False
+    refuse_reads = False
+
+    @activity.defn(name=activity_name(SalesforceActivities.write_order_status))
+    async def write_order_status(self, request: OrderStatusUpdate) -> Written:
+        if self.refuse_synced and request.status is SyncStatus.SYNCED:
+            raise ApplicationError(
+                "Salesforce update Opportunity failed (HTTP 400): FIELD_CUSTOM_VALIDATION_EXCEPTION: "
+                "Close reason required",
+                type="salesforce.FIELD_CUSTOM_VALIDATION_EXCEPTION",
+                non_retryable=True,
+            )
+        return await super().write_order_status(request)
+
+    @activity.defn(name=activity_name(SalesforceActivities.read_opportunity))
+    async def read_opportunity(self, request: ReadOpportunity) -> Opportunity:
+        if self.refuse_reads:
+            raise ApplicationError(
+                "Salesforce query failed (HTTP 401): INVALID_SESSION_ID: Session expired or invalid",
+                type="salesforce.INVALID_SESSION_ID",
+                non_retryable=True,
+            )
+        return await super().read_opportunity(request)
+
+
+@pytest.fixture
+async def refusing(
+    skipping_env: WorkflowEnvironment, settings: Settings, store: Store
+) -> AsyncIterator[tuple[Skipping, RefusingSalesforce]]:
+    netsuite = netsuite_client(settings)
+    salesforce = RefusingSalesforce(salesforce_client(settings))
+    order_worker, netsuite_worker = build_workers(
+        skipping_env.client, settings, store, netsuite, salesforce=salesforce
+    )
+    try:
+        async with order_worker, netsuite_worker:
+            yield Skipping(skipping_env, settings, netsuite), salesforce
+    finally:
+        await netsuite.aclose()
+
+
+async def test_a_reopen_claim_survives_a_failed_check_and_is_settled_on_retry(
+    refusing: tuple[Skipping, RefusingSalesforce], sandboxes: Sandboxes, catalog: Catalog
+) -> None:
+    run, salesforce = refusing
+    deal = make_deal(sandboxes.sf_admin, catalog)
+    await run.close(deal.opportunity_id)
+    await run.until(deal.opportunity_id, {OrderStage.AWAITING_INVOICE})
+
+    # The deal really reopens, but the check against Salesforce fails for good (expired session).
+    await set_stage(run.settings, deal.opportunity_id, "Negotiation/Review")
+    salesforce.refuse_reads = True
+    handle = run.env.client.get_workflow_handle(names.order_workflow_id(deal.opportunity_id))
+    await handle.signal(
+        names.DEAL_REOPENED_SIGNAL, DealReopened(opportunity_id=deal.opportunity_id, source="test")
+    )
+    status = await run.until(deal.opportunity_id, {OrderStage.NEEDS_ATTENTION})
+    assert "INVALID_SESSION_ID" in (status.attention_reason or "") and status.reopen_claimed
+
+    # Fixed and retried: the claim is checked now (the outbound message was acknowledged long ago).
+    salesforce.refuse_reads = False
+    await retry_order(run.env.client, deal.opportunity_id, reason="session renewed")
+    await run.until(deal.opportunity_id, {OrderStage.REOPENED})
+    [order] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
+    assert order["status"]["refName"] == "Closed"
+
+
+async def test_a_deal_reopened_while_its_write_back_is_pending_closes_the_order_it_made(
+    refusing: tuple[Skipping, RefusingSalesforce], sandboxes: Sandboxes, catalog: Catalog
+) -> None:
+    run, salesforce = refusing
+    salesforce.refuse_synced = True
+    deal = make_deal(sandboxes.sf_admin, catalog)
+    await run.close(deal.opportunity_id)
+    status = await run.until(deal.opportunity_id, {OrderStage.NEEDS_ATTENTION})
+    assert status.pending_write_back is not None
+
+    await set_stage(run.settings, deal.opportunity_id, "Negotiation/Review")
+    handle = run.env.client.get_workflow_handle(names.order_workflow_id(deal.opportunity_id))
+    await handle.signal(
+        names.DEAL_REOPENED_SIGNAL, DealReopened(opportunity_id=deal.opportunity_id, source="test")
+    )
+    status = await run.until(deal.opportunity_id, {OrderStage.REOPENED})
+
+    assert status.pending_write_back is None
+    [order] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
+    assert order["status"]["refName"] == "Closed"  # the order it made is not left open
+
+    # Won again (and Salesforce takes the write now): the same order, reopened with the deal's lines.
+    salesforce.refuse_synced = False
+    await set_stage(run.settings, deal.opportunity_id, "Closed Won")
+    await run.close(deal.opportunity_id)
+    status = await run.until(deal.opportunity_id, set(ORDER_CREATED))
+    [reopened] = records_with(sandboxes.ns_admin, "salesOrder", externalId=deal.opportunity_id)
+    assert reopened["id"] == order["id"] and reopened["status"]["refName"] != "Closed"
+    assert status.sales_order_id == order["id"]
 
 
 def _held_deal(sandboxes: Sandboxes, catalog: Catalog, store: Store) -> tuple[Deal, str]:
@@ -207,22 +311,9 @@ async def test_a_write_back_that_fails_for_good_keeps_the_sales_order_and_retry_
     catalog: Catalog,
 ) -> None:
     # Salesforce refuses the "Synced" status write (say a validation rule) until a person fixes it.
-    refuse = {"on": True}
-
-    class RefusingSalesforce(SalesforceActivities):
-        @activity.defn(name=activity_name(SalesforceActivities.write_order_status))
-        async def write_order_status(self, request: OrderStatusUpdate) -> Written:
-            if refuse["on"] and request.status is SyncStatus.SYNCED:
-                raise ApplicationError(
-                    "Salesforce update Opportunity failed (HTTP 400): FIELD_CUSTOM_VALIDATION_EXCEPTION: "
-                    "Close reason required",
-                    type="salesforce.FIELD_CUSTOM_VALIDATION_EXCEPTION",
-                    non_retryable=True,
-                )
-            return await super().write_order_status(request)
-
     netsuite = netsuite_client(settings)
     salesforce = RefusingSalesforce(salesforce_client(settings))
+    salesforce.refuse_synced = True
     patched, netsuite_worker = build_workers(
         skipping_env.client, settings, store, netsuite, salesforce=salesforce
     )
@@ -239,7 +330,7 @@ async def test_a_write_back_that_fails_for_good_keeps_the_sales_order_and_retry_
             assert status.pending_write_back == order["id"]
             assert await run.activity_count(deal.opportunity_id, NetSuiteActivities.close_sales_order) == 0
 
-            refuse["on"] = False
+            salesforce.refuse_synced = False
             await retry_order(skipping_env.client, deal.opportunity_id, reason="validation rule fixed")
             status = await run.until(deal.opportunity_id, set(ORDER_CREATED))
             assert await run.activity_count(deal.opportunity_id, NetSuiteActivities.upsert_sales_order) == 1
