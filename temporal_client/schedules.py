@@ -90,23 +90,29 @@ async def _ensure(client: Client, schedule_id: str, schedule: Schedule, paused: 
         return "updated"
 
 
-async def poll_once(client: Client, settings: Settings) -> PollResult:
-    """Run one poll now, outside the schedule (the CLI, the demo, tests)."""
+async def poll_once(client: Client, settings: Settings, *, workflow_id: str | None = None) -> PollResult:
+    """Run one NetSuite poll now, outside the schedule (the CLI, the demo, tests)."""
     return await client.execute_workflow(
         names.NETSUITE_POLL_WORKFLOW,
         poll_input(settings),
-        id=f"{names.NETSUITE_POLL_WORKFLOW_ID}-manual-{uuid.uuid4().hex[:8]}",
+        id=workflow_id or _manual_id(names.NETSUITE_POLL_WORKFLOW_ID),
         task_queue=names.TASK_QUEUE,
         result_type=PollResult,
     )
 
 
-async def salesforce_poll_once(client: Client, settings: Settings) -> SalesforcePollResult:
+async def salesforce_poll_once(
+    client: Client, settings: Settings, *, workflow_id: str | None = None
+) -> SalesforcePollResult:
     """Run one Salesforce poll now, outside the schedule."""
     return await client.execute_workflow(
         names.SALESFORCE_POLL_WORKFLOW,
         salesforce_poll_input(settings),
-        id=f"{names.SALESFORCE_POLL_WORKFLOW_ID}-manual-{uuid.uuid4().hex[:8]}",
+        id=workflow_id or _manual_id(names.SALESFORCE_POLL_WORKFLOW_ID),
         task_queue=names.TASK_QUEUE,
         result_type=SalesforcePollResult,
     )
+
+
+def _manual_id(poller_id: str) -> str:
+    return f"{poller_id}-manual-{uuid.uuid4().hex[:8]}"

@@ -25,7 +25,7 @@ from q2c.domain.order import OrderStage
 from q2c.store import LinkKind, Store
 from q2c_sandbox.local import LocalSandboxes, local_sandboxes
 from temporal_client.orders import ORDER_CREATED, deal_closed, order_status, wait_until_settled
-from temporal_client.schedules import poll_input
+from temporal_client.schedules import poll_once
 from tests.conftest import q2c_test_settings, until
 from tests.factories import Catalog, bill, build_catalog, make_deal, records_with
 from tests.sessions import API, person_session
@@ -55,14 +55,7 @@ def settings(sandboxes: LocalSandboxes, temporal_env: WorkflowEnvironment, tmp_p
 async def _poll(client: Client, settings: Settings) -> tuple[PollResult, Counter[tuple[str, str]]]:
     """One NetSuite poll, with the signals it sent: (signal name, workflow id) -> how many."""
     workflow_id = f"poll:test-{uuid.uuid4().hex[:8]}"
-    result = await client.execute_workflow(
-        names.NETSUITE_POLL_WORKFLOW,
-        poll_input(settings),
-        id=workflow_id,
-        task_queue=names.TASK_QUEUE,
-        result_type=PollResult,
-        execution_timeout=dt.timedelta(seconds=60),
-    )
+    result = await poll_once(client, settings, workflow_id=workflow_id)
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     signals: Counter[tuple[str, str]] = Counter()
     for event in history.events:

@@ -23,7 +23,7 @@ from q2c.store import Store
 from q2c_sandbox.generate import generate, load
 from q2c_sandbox.local import LocalSandboxes, local_sandboxes
 from temporal_client.accounts import workflow_status
-from temporal_client.schedules import poll_input, salesforce_poll_input
+from temporal_client.schedules import poll_input, salesforce_poll_once
 from tests.conftest import q2c_test_settings
 from tests.sessions import API, person_session
 from workflows import names
@@ -50,16 +50,6 @@ def sandboxes(seeded: tuple[LocalSandboxes, dict[str, int]]) -> LocalSandboxes:
 @pytest.fixture
 def settings(sandboxes: LocalSandboxes, temporal_env: WorkflowEnvironment, tmp_path: Path) -> Settings:
     return q2c_test_settings(sandboxes, temporal_env, tmp_path)
-
-
-async def _salesforce_poll(client: Client, settings: Settings) -> SalesforcePollResult:
-    return await client.execute_workflow(
-        names.SALESFORCE_POLL_WORKFLOW,
-        salesforce_poll_input(settings),
-        id=f"poll:sf-volume-{uuid.uuid4().hex[:8]}",
-        task_queue=names.TASK_QUEUE,
-        result_type=SalesforcePollResult,
-    )
 
 
 def _netsuite_requests(sandboxes: LocalSandboxes) -> int:
@@ -102,7 +92,7 @@ async def test_the_first_netsuite_poll_of_a_real_sized_account_finishes_in_a_few
 async def test_a_data_load_larger_than_a_page_inside_the_overlap_does_not_stall_the_salesforce_poller(
     client: Client, settings: Settings, sandboxes: LocalSandboxes, store: Store
 ) -> None:
-    await _salesforce_poll(client, settings)  # the first poll: the watermark only
+    await salesforce_poll_once(client, settings)  # the first poll: the watermark only
     # A data load by the integration user: thousands of accounts with one SystemModstamp (to the second,
     # as a real org stamps a bulk load), then one change by a person, after it.
     stamp = dt.datetime.now(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
@@ -118,7 +108,7 @@ async def test_a_data_load_larger_than_a_page_inside_the_overlap_does_not_stall_
     polls: list[SalesforcePollResult] = []
     signalled = False
     for _ in range(4):
-        polls.append(await _salesforce_poll(client, settings))
+        polls.append(await salesforce_poll_once(client, settings))
         if polls[-1].accounts_signalled:
             signalled = True
             break
