@@ -63,6 +63,9 @@ class SandboxAdmin:
     def clear_requests(self) -> None:
         self._call("DELETE", "/requests")
 
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        return self._call("POST", path, body)
+
     def put(self, path: str, body: dict[str, Any]) -> Any:
         return self._call("PUT", path, body)
 

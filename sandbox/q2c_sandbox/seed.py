@@ -1,8 +1,10 @@
 """The demo data set: a small, realistic company selling hardware, licences and services in four
 currencies through three subsidiaries. Deterministic, so a second run finds exactly what the first left.
 
-NetSuite holds the catalog (items) and subsidiaries; Salesforce holds accounts, products already linked
-to NetSuite items (as the catalog sync leaves them), price book entries per currency and open deals.
+NetSuite holds the catalog (items of four types, each priced per currency in a price matrix, one with a
+quantity break), two locations with stock, and the subsidiaries. Salesforce holds accounts, open deals and
+the products those deals were quoted from: keyed in by hand before q2c, linked to their NetSuite items,
+with standard price book entries per currency; the catalog sync brings in the rest of the catalog.
 """
 
 from __future__ import annotations
@@ -26,16 +28,33 @@ SUBSIDIARIES = [
     {"id": "2", "name": "Q2C Ltd (UK)", "currency": {"id": "2"}},
     {"id": "3", "name": "Q2C GmbH (DE)", "currency": {"id": "4"}},
 ]
-# (itemId, name, USD list price, active)
+# (itemId, name, USD list price, active, NetSuite record type)
 ITEMS = [
-    ("WID-100", "Widget Standard", "120.00", True),
-    ("WID-200", "Widget Pro", "340.00", True),
-    ("GW-X1", "Gateway X1", "1250.00", True),
-    ("SVC-INSTALL", "Installation (per day)", "950.00", True),
-    ("SUP-GOLD", "Gold Support (annual)", "4800.00", True),
-    ("LIC-SEAT", "Platform licence (seat/year)", "600.00", True),
-    ("LEG-9", "Legacy Widget", "80.00", False),
+    ("WID-100", "Widget Standard", "120.00", True, "inventoryItem"),
+    ("WID-200", "Widget Pro", "340.00", True, "inventoryItem"),
+    ("GW-X1", "Gateway X1", "1250.00", True, "inventoryItem"),
+    ("SVC-INSTALL", "Installation (per day)", "950.00", True, "serviceSaleItem"),
+    ("SUP-GOLD", "Gold Support (annual)", "4800.00", True, "serviceSaleItem"),
+    ("LIC-SEAT", "Platform licence (seat/year)", "600.00", True, "nonInventorySaleItem"),
+    ("LEG-9", "Legacy Widget", "80.00", False, "inventoryItem"),
 ]
+# In NetSuite only (no Salesforce product yet): the catalog sync brings them over.
+NEW_ITEMS = [("GW-X0", "Gateway X0 (previous model)", "990.00", True, "inventoryItem")]
+# An item group: a starter kit of two widgets and a day's installation.
+ITEM_GROUP = ("KIT-START", "Starter kit", [("WID-100", 2), ("SVC-INSTALL", 1)])
+# WID-100 is cheaper by the hundred (a NetSuite quantity break a Salesforce price book cannot hold).
+QUANTITY_BREAK = ("WID-100", 100, "108.00")
+LOCATIONS = [("Main Warehouse", "1"), ("London Depot", "2")]
+# (itemId, location name, units received): Widget Pro is short (the Umbrella deal asks for 10).
+STOCK = [
+    ("WID-100", "Main Warehouse", 400),
+    ("WID-100", "London Depot", 40),
+    ("WID-200", "Main Warehouse", 2),
+    ("WID-200", "London Depot", 6),
+    ("GW-X1", "Main Warehouse", 12),
+    ("GW-X0", "Main Warehouse", 3),
+]
+NETSUITE_CURRENCY_IDS = {"USD": "1", "GBP": "2", "CAD": "3", "EUR": "4"}
 # A product sold in Salesforce that the catalog never brought from NetSuite: its deals need attention.
 UNLINKED_PRODUCT = ("BETA-ADDON", "Beta Add-on", "1500.00")
 PRICE_FACTORS = {"USD": Decimal("1"), "EUR": Decimal("0.92"), "GBP": Decimal("0.79"), "CAD": Decimal("1.37")}
@@ -89,19 +108,55 @@ def _price(usd: str, currency: str) -> float:
     return float((Decimal(usd) * PRICE_FACTORS[currency]).quantize(Decimal("0.01")))
 
 
+def price_matrix(code: str, usd: str) -> dict[str, Any]:
+    """An item's NetSuite price sublist: the Base Price level (1) in every currency, plus its break."""
+    lines = [
+        {
+            "priceLevel": {"id": "1"},
+            "currency": {"id": NETSUITE_CURRENCY_IDS[c]},
+            "quantity": 0,
+            "price": _price(usd, c),
+        }
+        for c in PRICE_FACTORS
+    ]
+    if code == QUANTITY_BREAK[0]:
+        lines.append(
+            {
+                "priceLevel": {"id": "1"},
+                "currency": {"id": "1"},
+                "quantity": QUANTITY_BREAK[1],
+                "price": float(QUANTITY_BREAK[2]),
+            }
+        )
+    return {"items": lines}
+
+
 def seed_demo(salesforce: SandboxAdmin, netsuite: SandboxAdmin) -> SeedResult:
     """Load the demo data into empty sandboxes; leave sandboxes that already hold it untouched."""
     if salesforce.stats()["counts"].get("Account", 0) > 0:
         return SeedResult(seeded=False)
 
+    catalog = [*ITEMS, *NEW_ITEMS]
+    item_types = list(dict.fromkeys(kind for *_, kind in catalog))
     ns_ids = netsuite.load(
         {
             "currency": CURRENCIES,
             "subsidiary": SUBSIDIARIES,
-            "inventoryItem": [
-                {"itemId": code, "displayName": name, "basePrice": float(price), "isInactive": not active}
-                for code, name, price, active in ITEMS
-            ],
+            "location": [{"name": name, "subsidiary": {"id": sub}} for name, sub in LOCATIONS],
+            **{
+                kind: [
+                    {
+                        "itemId": code,
+                        "displayName": name,
+                        "basePrice": float(price),
+                        "isInactive": not active,
+                        "price": price_matrix(code, price),
+                    }
+                    for code, name, price, active, of_kind in catalog
+                    if of_kind == kind
+                ]
+                for kind in item_types
+            },
             "customer": [
                 {
                     "entityId": "CUST-GLOBEX",
@@ -114,8 +169,31 @@ def seed_demo(salesforce: SandboxAdmin, netsuite: SandboxAdmin) -> SeedResult:
             ],
         }
     )
-    item_ids = dict(zip([code for code, *_ in ITEMS], ns_ids["inventoryItem"], strict=True))
+    item_ids: dict[str, str] = {}
+    for kind in item_types:
+        codes = [code for code, *_, of_kind in catalog if of_kind == kind]
+        item_ids.update(zip(codes, ns_ids[kind], strict=True))
     globex_customer = ns_ids["customer"][0]
+    group_code, group_name, members = ITEM_GROUP
+    netsuite.load(
+        {
+            "itemGroup": [
+                {
+                    "itemId": group_code,
+                    "displayName": group_name,
+                    "member": {
+                        "items": [{"item": {"id": item_ids[code]}, "quantity": qty} for code, qty in members]
+                    },
+                }
+            ]
+        }
+    )
+    locations = dict(zip([name for name, _ in LOCATIONS], ns_ids["location"], strict=True))
+    for code, location, quantity in STOCK:
+        netsuite.post(
+            "/inventory/receive",
+            {"item": item_ids[code], "location": locations[location], "quantity": quantity},
+        )
 
     users = salesforce.load(
         {
@@ -155,7 +233,7 @@ def seed_demo(salesforce: SandboxAdmin, netsuite: SandboxAdmin) -> SeedResult:
         accounts[name] = account_id
 
     products: list[tuple[str, str, str, str | None]] = [
-        (code, name, price, item_ids[code]) for code, name, price, active in ITEMS if active
+        (code, name, price, item_ids[code]) for code, name, price, active, _ in ITEMS if active
     ]
     products.append((*UNLINKED_PRODUCT, None))
     product_ids = salesforce.load(

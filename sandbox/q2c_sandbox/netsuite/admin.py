@@ -11,8 +11,23 @@ Besides these routes the app mounts the shared ``/faults`` and ``/latency`` (``q
   GET /preferences     {"credit_hold_days_overdue": 30, "credit_limit_handling": "ENFORCE_HOLDS"}
   PUT /preferences     either or both keys; credit_limit_handling ENFORCE_HOLDS | WARN | IGNORE
   PUT /concurrency     {"limit": N}
-  POST /reset          wipes records, the clock offset, the preferences and the fault rules (latency and
-                       the concurrency limit stay as set)
+  POST /reset          wipes records, the clock offset, the preferences, stock, expected receipts and the
+                       fault rules (latency and the concurrency limit stay as set); the built-in Base
+                       Price level (priceLevel 1) is created again
+
+Stock (inventory items only; ids as strings or numbers, quantities positive numbers):
+
+  GET /inventory?item=ID          {"balances": [{"item", "location", "on_hand", "committed", "available",
+                                  "on_order", "back_ordered"}, ...], "expected": [...]}: every (item,
+                                  location) stock ever moved at; without ?item= all of them
+  POST /inventory/receive         {"item", "location", "quantity"}: on hand rises now through an
+                                  inventoryAdjustment (SuiteQL type InvAdjst), then back-orders at the
+                                  location are committed from it, oldest order first. Answers
+                                  {"adjustment": id, "tranId", "committed_orders": [ids], "balances"}
+  POST /inventory/expect          {"item", "location", "quantity", "date": "YYYY-MM-DD"}: quantityonorder
+                                  rises now; once the sandbox clock reaches the date (PUT /clock, or noticed
+                                  on the next request) it is received as above, dated that day. Answers
+                                  {"expected": {"id", ...}, "received": null or the receipt, "balances"}
 
 Latency and the concurrency limit are also kept across restarts (``AdminKnobs``, in
 ``<database>.admin.json``) and announced in the log when restored.
@@ -20,6 +35,7 @@ Latency and the concurrency limit are also kept across restarts (``AdminKnobs``,
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +84,7 @@ def build_admin_routes(
     def route(path: str, handler: Any, methods: list[str]) -> Route:
         async def safe(request: Request) -> Response:
             try:
+                service.receive_due()  # expected receipts whose date the clock has reached
                 return await handler(request)
             except AdminError as err:
                 return err.response()
@@ -77,8 +94,8 @@ def build_admin_routes(
         return Route(f"{ADMIN_PREFIX}{path}", admin_endpoint(admin_key, safe), methods=methods)
 
     async def reset(request: Request) -> Response:
-        service.store.wipe()
         clock.reset()
+        service.reset()
         faults.clear()
         gate.verifier.nonces.clear()
         gate.login_audit.entries.clear()
@@ -147,7 +164,38 @@ def build_admin_routes(
     async def clock_route(request: Request) -> Response:
         if request.method == "PUT":
             clock.update(await _json(request))
+            service.receive_due()
         return JSONResponse(clock.to_json())
+
+    async def inventory_balances(request: Request) -> Response:
+        item = request.query_params.get("item")
+        if item is not None:
+            _stock_item(service, item)
+        expected = [e for e in service.expected() if item is None or e["item"] == item]
+        return JSONResponse({"balances": service.balances(item), "expected": expected})
+
+    async def inventory_receive(request: Request) -> Response:
+        item, location, quantity, _ = _stock_request(service, await _json(request), dated=False)
+        try:
+            result = service.receive(
+                item, location, quantity, memo="Received through /__admin/inventory/receive"
+            )
+        except NsError as err:
+            raise AdminError(
+                f"cannot receive: {err.detail}", extra={"o:errorDetails": err.body()["o:errorDetails"]}
+            ) from None
+        return JSONResponse({**result, "balances": service.balances(item)})
+
+    async def inventory_expect(request: Request) -> Response:
+        item, location, quantity, date = _stock_request(service, await _json(request), dated=True)
+        assert date is not None
+        try:
+            result = service.expect(item, location, quantity, date)
+        except NsError as err:
+            raise AdminError(
+                f"cannot expect: {err.detail}", extra={"o:errorDetails": err.body()["o:errorDetails"]}
+            ) from None
+        return JSONResponse({**result, "balances": service.balances(item)})
 
     async def preferences(request: Request) -> Response:
         prefs = Preferences.load(service.store)
@@ -165,7 +213,57 @@ def build_admin_routes(
         route("/concurrency", concurrency, ["PUT"]),
         route("/clock", clock_route, ["GET", "PUT"]),
         route("/preferences", preferences, ["GET", "PUT"]),
+        route("/inventory", inventory_balances, ["GET"]),
+        route("/inventory/receive", inventory_receive, ["POST"]),
+        route("/inventory/expect", inventory_expect, ["POST"]),
     ]
+
+
+def _id_text(body: dict[str, Any], key: str) -> str:
+    value = body.get(key)
+    if isinstance(value, dict):  # {"id": "12"}, as the record API writes references
+        value = value.get("id")
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise AdminError(
+            f"{key} must be an internal id (a positive integer, as a string or a number), not {value!r}"
+        )
+    return str(int(value))
+
+
+def _stock_item(service: RecordService, item: str) -> None:
+    if not item.isdigit():
+        raise AdminError(f"item must be an internal id, not {item!r}")
+    try:
+        service.stock_item(item)
+    except ValueError as err:
+        raise AdminError(str(err)) from None
+
+
+def _stock_request(service: RecordService, body: Any, *, dated: bool) -> tuple[str, str, float, str | None]:
+    keys = {"item", "location", "quantity", *({"date"} if dated else set())}
+    shape = '{"item": "12", "location": "1", "quantity": 10' + (', "date": "2026-03-01"}' if dated else "}")
+    if not isinstance(body, dict) or not keys <= body.keys():
+        raise AdminError(f"the body must be {shape}")
+    unknown = set(body) - keys
+    if unknown:
+        raise AdminError(f"unknown keys {sorted(unknown)}; the body must be {shape}")
+    item, location = _id_text(body, "item"), _id_text(body, "location")
+    _stock_item(service, item)
+    if not service.store.exists("location", int(location)):
+        raise AdminError(f"no location has internal id {location}")
+    quantity = body["quantity"]
+    if isinstance(quantity, bool) or not isinstance(quantity, int | float) or quantity <= 0:
+        raise AdminError(f"quantity must be a number greater than zero, not {quantity!r}")
+    date: str | None = None
+    if dated:
+        raw = body["date"]
+        try:
+            date = dt.date.fromisoformat(raw).isoformat() if isinstance(raw, str) and len(raw) == 10 else None
+        except ValueError:
+            date = None
+        if date is None:
+            raise AdminError(f"date must be a date like 2026-03-01, not {raw!r}")
+    return item, location, float(quantity), date
 
 
 def _load_one(service: RecordService, type_name: str, index: int, item: Any) -> str:

@@ -85,7 +85,7 @@ def create_app(settings: NetSuiteSandboxSettings, now: Callable[[], dt.datetime]
     if limit != settings.concurrency_limit:
         restored.append(f"concurrency limit {limit}")
     knobs.announce("NetSuite", [r for r in restored if r])
-    gate = ApiGate(Governor(limit, latency), verifier, request_log)
+    gate = ApiGate(Governor(limit, latency), verifier, request_log, before_handler=service.receive_due)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

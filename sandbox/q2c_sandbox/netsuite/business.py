@@ -1,9 +1,11 @@
 """NetSuite's business behaviour for the sandbox's record types.
 
-Defaults (entityId, tranId, currency from the customer), validation NetSuite performs on save (active
-customer and items, matching subsidiary and currency), computed fields (line amounts, totals, amount
+Defaults (entityId, tranId, currency from the customer, line locations), validation NetSuite performs on
+save (active customer and items, matching subsidiary and currency, one price per level, currency and
+quantity break), computed fields (line amounts and rates from the price matrix, totals, amount
 remaining, customer balance), credit holds, and the sales order -> invoice and invoice -> credit memo
-transforms. Everything runs inside the store transaction of the write that triggered it.
+transforms. Stock, commitments and fulfillments are in ``inventory``. Everything runs inside the store
+transaction of the write that triggered it.
 
 Amounts that only change with a write (amountRemaining, status, balance) are stored; amounts that
 change with the date (daysOverdue, overdueBalance) are computed on read from the sandbox clock, so
@@ -14,12 +16,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from q2c_sandbox.netsuite import inventory
 from q2c_sandbox.netsuite.account import CreditLimitHandling, Preferences
 from q2c_sandbox.netsuite.errors import NsError, user_error
-from q2c_sandbox.netsuite.records import RECORD_TYPES, RecordType, record_type
+from q2c_sandbox.netsuite.records import (
+    BASE_PRICE_LEVEL,
+    ITEM_TYPES,
+    RECORD_TYPES,
+    RecordType,
+    record_type,
+    ref_targets,
+)
 from q2c_sandbox.netsuite.store import Body, Store
 
 INVOICE_TERMS_DAYS = 30  # Net 30: the sandbox has no terms records
@@ -34,6 +44,11 @@ TRAN_ID_START = 1001
 class Context:
     store: Store
     now: Callable[[], dt.datetime]
+    # Stock keys (item, location) whose balances moved during the current write; ``inventory.settle``
+    # drains them. committed_orders: the orders settling committed stock to (for the admin answer).
+    touched: set[tuple[str, str]] = field(default_factory=set)
+    settling: bool = False
+    committed_orders: list[str] = field(default_factory=list)
 
     def today(self) -> dt.date:
         return self.now().astimezone(dt.UTC).date()
@@ -43,12 +58,33 @@ class Context:
             return None
         return self.store.get(type_name, int(record_id))
 
-    def ref_name(self, type_name: str, record_id: str) -> str | None:
-        rt = record_type(type_name)
-        body = self.get(type_name, record_id) if record_id.lstrip("-").isdigit() else None
-        if rt is None or body is None:
+    def item_type(self, record_id: str | None) -> str | None:
+        """The record type of item ``record_id`` (ids are unique across the item types)."""
+        if record_id is None or not str(record_id).isdigit():
             return None
-        return format_ref_name(rt, body)
+        return self.store.type_of(ITEM_TYPES, int(record_id))
+
+    def item(self, record_id: str | None) -> tuple[RecordType, Body] | None:
+        type_name = self.item_type(record_id)
+        body = self.get(type_name, record_id) if type_name is not None else None
+        return None if type_name is None or body is None else (RECORD_TYPES[type_name], body)
+
+    def ref_name(self, type_name: str, record_id: str) -> tuple[str, str | None]:
+        """(the record type, its refName) of a reference of ``type_name`` (a family such as "item" is
+        resolved to the type the record has); refName None when the record does not exist."""
+        targets = ref_targets(type_name)
+        if not record_id.lstrip("-").isdigit():
+            return targets[0], None
+        if len(targets) > 1:
+            found = self.store.type_of(targets, int(record_id))
+            if found is None:
+                return targets[0], None
+            type_name = found
+        rt = record_type(type_name)
+        body = self.get(type_name, record_id)
+        if rt is None or body is None:
+            return type_name, None
+        return type_name, format_ref_name(rt, body)
 
 
 def format_ref_name(rt: RecordType, body: Body) -> str:
@@ -95,6 +131,28 @@ def apply_defaults(ctx: Context, rt: RecordType, body: Body, record_id: int, cre
             if "dueDate" not in body:
                 due = dt.date.fromisoformat(body["tranDate"]) + dt.timedelta(days=INVOICE_TERMS_DAYS)
                 body["dueDate"] = due.isoformat()
+        if rt.name == "salesOrder":
+            inventory.default_line_locations(ctx, body)
+    elif rt.name == "itemFulfillment":
+        order = ctx.get("salesOrder", body.get("createdFrom"))
+        if creating:
+            body.setdefault("tranDate", ctx.today().isoformat())
+        if order is not None:
+            body["entity"] = order.get("entity")
+            body["subsidiary"] = order.get("subsidiary")
+    elif rt.name == "inventoryAdjustment":
+        if creating:
+            body.setdefault("tranDate", ctx.today().isoformat())
+        first = next(iter(body.get("inventory") or []), None)
+        location = ctx.get("location", first.get("location")) if first else None
+        if "subsidiary" not in body and location is not None:
+            body["subsidiary"] = location.get("subsidiary")
+    if rt.sublist("price") is not None:
+        for line in body.get("price") or []:
+            line.setdefault("quantity", 0.0)
+    if rt.sublist("member") is not None:
+        for line in body.get("member") or []:
+            line.setdefault("quantity", 1.0)
 
 
 def assign_tran_id(ctx: Context, rt: RecordType, body: Body) -> None:
@@ -114,12 +172,15 @@ def validate_and_compute(
         if previous is None and check_credit_hold:
             _check_credit_hold(ctx, body)
         _compute_lines(ctx, rt, body)
-        body.setdefault("status", "B")
-        all_closed = all(line.get("isClosed") for line in body.get("item") or [])
-        if all_closed and body["status"] not in ("G", "C"):
-            body["status"] = "H"  # every line closed: the order is Closed
-        elif not all_closed and body["status"] == "H":
-            body["status"] = "B"  # a line reopened
+        # Status (every line closed: Closed; then by what is fulfilled) and each line's commitment.
+        inventory.compute_order(ctx, body, previous)
+    elif rt.name == "itemFulfillment":
+        inventory.check_fulfillment(ctx, body, previous)
+    elif rt.name == "inventoryAdjustment":
+        inventory.check_adjustment(ctx, body, previous)
+    elif rt.name in ITEM_TYPES:
+        _check_prices(body)
+        _check_members(ctx, body)
     elif rt.name == "invoice":
         _check_party(ctx, rt, body, "entity")
         _check_created_from(ctx, body)
@@ -277,9 +338,10 @@ def _compute_lines(ctx: Context, rt: RecordType, body: Body) -> None:
     subtotal = 0.0
     for index, line in enumerate(lines):
         path = f"item.items[{index}]"
-        item = ctx.get("inventoryItem", line.get("item"))
-        if item is None:
+        found = ctx.item(line.get("item"))
+        if found is None:
             continue
+        item_rt, item = found
         if item.get("isInactive"):
             raise user_error(
                 f"Line {index + 1} of the item sublist: item {item.get('itemId')} (internal id {item['id']}) "
@@ -293,12 +355,20 @@ def _compute_lines(ctx: Context, rt: RecordType, body: Body) -> None:
         if rate is None:
             if line.get("amount") is not None:
                 rate = line["rate"] = money(line["amount"] / quantity) if quantity else line["amount"]
-            elif item.get("basePrice") is not None:
-                rate = line["rate"] = item["basePrice"]
+            elif item_rt.sublist("price") is None:
+                raise user_error(
+                    f"Line {index + 1} of the item sublist: enter a rate or an amount; item group "
+                    f"{item.get('itemId')} has no price of its own (the sandbox does not expand item groups "
+                    "into their members).",
+                    f"{path}.rate",
+                )
+            elif (default := default_rate(item, body.get("currency"))) is not None:
+                rate = line["rate"] = default
             else:
                 raise user_error(
                     f"Line {index + 1} of the item sublist: enter a rate or an amount; item "
-                    f"{item.get('itemId')} has no base price.",
+                    f"{item.get('itemId')} has no base price (no basePrice and no Base Price row for currency "
+                    f"internal id {body.get('currency')} at quantity 0).",
                     f"{path}.rate",
                 )
         if line.get("amount") is None:
@@ -308,6 +378,65 @@ def _compute_lines(ctx: Context, rt: RecordType, body: Body) -> None:
         subtotal += line["amount"]
     body["subtotal"] = money(subtotal)
     body["total"] = money(subtotal)  # the sandbox charges no tax or shipping
+
+
+def default_rate(item: Body, currency: str | None) -> float | None:
+    """A line's rate when the client gives none: the item's basePrice, else its Base Price (level 1) row
+    in the transaction's currency at quantity 0."""
+    if item.get("basePrice") is not None:
+        return float(item["basePrice"])
+    for line in item.get("price") or []:
+        if (
+            line.get("priceLevel") == BASE_PRICE_LEVEL
+            and line.get("currency") == currency
+            and not line.get("quantity")
+        ):
+            return float(line["price"])
+    return None
+
+
+def _check_prices(body: Body) -> None:
+    seen: dict[tuple[Any, Any, float], int] = {}
+    for index, line in enumerate(body.get("price") or []):
+        path = f"price.items[{index}]"
+        if line["price"] < 0:
+            raise user_error(
+                f"Line {index + 1} of the price sublist: a price cannot be negative.", f"{path}.price"
+            )
+        if line["quantity"] < 0:
+            raise user_error(
+                f"Line {index + 1} of the price sublist: the quantity break cannot be negative.",
+                f"{path}.quantity",
+            )
+        key = (line["priceLevel"], line["currency"], float(line["quantity"]))
+        if key in seen:
+            raise user_error(
+                f"Line {index + 1} of the price sublist repeats line {seen[key] + 1}: item "
+                f"{body.get('itemId')} already has a price for price level (internal id {key[0]}), currency "
+                f"(internal id {key[1]}) and quantity {key[2]:g}; one line per level, currency and quantity "
+                "(send ?replace=price to rewrite the price matrix).",
+                f"{path}.quantity",
+            )
+        seen[key] = index
+
+
+def _check_members(ctx: Context, body: Body) -> None:
+    for index, line in enumerate(body.get("member") or []):
+        path = f"member.items[{index}]"
+        if line.get("item") == body.get("id"):
+            raise user_error(
+                f"Line {index + 1} of the member sublist: an item group cannot contain itself.", path
+            )
+        if ctx.item_type(line.get("item")) == "itemGroup":
+            raise user_error(
+                f"Line {index + 1} of the member sublist: an item group cannot contain another item group.",
+                f"{path}.item",
+            )
+        if line["quantity"] <= 0:
+            raise user_error(
+                f"Line {index + 1} of the member sublist: the quantity must be greater than zero.",
+                f"{path}.quantity",
+            )
 
 
 def _applied_to(ctx: Context, invoice_id: str, excluding: str | None = None) -> float:
@@ -397,6 +526,7 @@ def after_write(ctx: Context, rt: RecordType, body: Body | None, previous: Body 
             touched_customers.add(record.get("entity") or "")
     for customer_id in touched_customers - {""}:
         _refresh_balance(ctx, customer_id)
+    inventory.after_write(ctx, rt, body, previous)
 
 
 def _refresh_invoice(ctx: Context, invoice_id: str) -> None:
@@ -510,7 +640,11 @@ def credit_memo_from_invoice(ctx: Context, invoice: Body) -> Body:
 
 
 def mark_billed(ctx: Context, order: Body) -> None:
-    # The sandbox has no item fulfilments, so one invoice bills the whole order.
-    order["status"] = "G"
-    order["lastModifiedDate"] = _stamp(ctx)
-    ctx.store.put("salesOrder", int(order["id"]), order)
+    """One invoice bills the whole order, whatever has been fulfilled: the order is Billed, and what its
+    lines still had committed or back-ordered is released."""
+
+    def billed(body: Body) -> None:
+        body["status"] = "G"
+
+    inventory.resave_order(ctx, order["id"], billed)
+    inventory.settle(ctx)

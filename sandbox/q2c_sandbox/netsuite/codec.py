@@ -211,7 +211,9 @@ def format_datetime(value: dt.datetime) -> str:
 
 # -- rendering ---------------------------------------------------------------------------------------
 
-RefNamer = Callable[[str, str], str | None]
+# (reference type, id) -> (the record type it points at, its refName or None). The type differs from the
+# reference's when that names a family of types (records.REF_FAMILIES: "item" -> inventoryItem, ...).
+RefNamer = Callable[[str, str], tuple[str, str | None]]
 
 
 def record_url(base_url: str, type_name: str, record_id: str) -> str:
@@ -224,11 +226,11 @@ def _self_link(href: str) -> list[dict[str, str]]:
 
 def render_value(f: Field, value: Any, base_url: str, ref_name: RefNamer) -> Any:
     if f.kind is Kind.REF and f.ref_type is not None:
+        target, name = ref_name(f.ref_type, str(value))
         rendered: dict[str, Any] = {
-            "links": _self_link(record_url(base_url, f.ref_type, str(value))),
+            "links": _self_link(record_url(base_url, target, str(value))),
             "id": str(value),
         }
-        name = ref_name(f.ref_type, str(value))
         if name is not None:
             rendered["refName"] = name
         return rendered

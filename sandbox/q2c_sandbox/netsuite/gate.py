@@ -76,11 +76,20 @@ def signed_url(request: Request) -> str:
 
 
 class ApiGate:
-    def __init__(self, governor: Governor, verifier: TbaVerifier, request_log: RequestLog) -> None:
+    def __init__(
+        self,
+        governor: Governor,
+        verifier: TbaVerifier,
+        request_log: RequestLog,
+        before_handler: Callable[[], Any] | None = None,
+    ) -> None:
         self.governor = governor
         self.verifier = verifier
         self.request_log = request_log
         self.login_audit = LoginAudit()
+        # Run for every authenticated request before its handler: the account catching up with its clock
+        # (expected receipts whose date has come).
+        self.before_handler = before_handler
 
     def endpoint(self, label: Labeler, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def guarded(request: Request) -> Response:
@@ -97,6 +106,8 @@ class ApiGate:
             await self.governor.latency.wait()  # inside the slot: a slow request holds it
             body = await request.body()
             self.verifier.verify(request.method, signed_url(request), request.headers, body)
+            if self.before_handler is not None:
+                self.before_handler()
             return await handler(request, body)
         except NsError as err:
             if err.internal_reason:

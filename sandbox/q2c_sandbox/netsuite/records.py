@@ -54,6 +54,22 @@ class SuiteQLTable:
     table: str
     columns: dict[str, str]  # lower-case column -> stored body field name, or "sql:<expression over r>"
     type_code: str | None = None  # transaction.type, e.g. "SalesOrd"
+    # Transactions: the sublist whose lines are the transaction's rows in transactionline, and the line
+    # field read as transactionline.quantity.
+    lines: str | None = None
+    line_quantity: str = "quantity"
+
+
+@dataclass(frozen=True)
+class StockEffect:
+    """How a transaction's lines move stock: each line of ``sublist`` whose item is an inventory item adds
+    ``sign * line[quantity]`` to the ``balance`` of (line item, line location). The store keeps the
+    balances (``ns_stock``) as the sum of these contributions, updated on every write and delete."""
+
+    sublist: str
+    quantity: str
+    balance: str  # one of store.STOCK_BALANCES: on_hand, committed, on_order, back_ordered
+    sign: int = 1
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,10 @@ class RecordType:
     custom_prefix: str | None = None  # "custentity_", "custbody_", "custitem_"
     tran_id_prefix: str | None = None  # transactions number themselves: "SO" -> SO1001, SO1002...
     suiteql: SuiteQLTable | None = None
+    stock: tuple[StockEffect, ...] = ()
+    # Created only by transforming another record (an item fulfillment from its sales order): a direct
+    # POST is refused, as on a real account; an admin load may still create one.
+    transform_only: bool = False
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -79,6 +99,18 @@ class RecordType:
 
 def _f(name: str, kind: Kind = Kind.TEXT, **kw: object) -> Field:
     return Field(name, kind, **kw)  # type: ignore[arg-type]
+
+
+# The item record types. They share the "item" id sequence, so an item's internal id names it whatever its
+# type; a reference with ref_type "item" accepts any of them (as a transaction line's item does).
+INVENTORY_ITEM = "inventoryItem"
+ITEM_TYPES = (INVENTORY_ITEM, "nonInventorySaleItem", "serviceSaleItem", "itemGroup")
+REF_FAMILIES = {"item": ITEM_TYPES}
+
+
+def ref_targets(ref_type: str) -> tuple[str, ...]:
+    """The record types a reference of ``ref_type`` may point at."""
+    return REF_FAMILIES.get(ref_type, (ref_type,))
 
 
 ID = _f("id", read_only=True)
@@ -101,12 +133,13 @@ INVOICE_STATUS = (("A", "Open"), ("B", "Paid In Full"))
 PAYMENT_STATUS = (("B", "Not Deposited"), ("C", "Deposited"))
 CREDIT_MEMO_STATUS = (("A", "Open"), ("B", "Fully Applied"))
 CREDIT_HOLD = (("AUTO", "Auto"), ("ON", "On"), ("OFF", "Off"))
+SHIP_STATUS = (("A", "Picked"), ("B", "Packed"), ("C", "Shipped"))
 
 ITEM_LINE = Sublist(
     "item",
     (
         _f("line", Kind.INTEGER, read_only=True),
-        _f("item", Kind.REF, ref_type="inventoryItem", required=True),
+        _f("item", Kind.REF, ref_type="item", required=True),
         _f("quantity", Kind.NUMBER),
         _f("rate", Kind.NUMBER),
         _f("amount", Kind.NUMBER),
@@ -116,8 +149,76 @@ ITEM_LINE = Sublist(
 )
 
 # A sales order line can be closed (nothing more to fulfil or bill); closing every line closes the order.
+# Its location is where it ships from (and where an inventory item's stock is committed); the quantities
+# are kept by the sandbox: fulfilled (sum of its fulfillment lines), committed (reserved stock at the
+# location) and back-ordered (the open rest).
 ORDER_LINE = Sublist(
-    "item", (*ITEM_LINE.fields, _f("isClosed", Kind.BOOLEAN)), custom_prefix=ITEM_LINE.custom_prefix
+    "item",
+    (
+        *ITEM_LINE.fields,
+        _f("isClosed", Kind.BOOLEAN),
+        _f("location", Kind.REF, ref_type="location"),
+        _f("quantityFulfilled", Kind.NUMBER, read_only=True),
+        _f("quantityCommitted", Kind.NUMBER, read_only=True),
+        _f("quantityBackOrdered", Kind.NUMBER, read_only=True),
+    ),
+    custom_prefix=ITEM_LINE.custom_prefix,
+)
+
+# An item fulfillment line ships ``quantity`` of the sales order line ``orderLine`` from ``location``; the
+# item is the order line's.
+FULFILLMENT_LINE = Sublist(
+    "item",
+    (
+        _f("line", Kind.INTEGER, read_only=True),
+        _f("orderLine", Kind.INTEGER, required=True),
+        _f("item", Kind.REF, ref_type="item", read_only=True),
+        _f("quantity", Kind.NUMBER),
+        _f("location", Kind.REF, ref_type="location"),
+        _f("description", max_length=4000, read_only=True),
+    ),
+    custom_prefix="custcol_",
+)
+PACKAGE_LINE = Sublist(
+    "package",
+    (
+        _f("line", Kind.INTEGER, read_only=True),
+        _f("packageTrackingNumber", max_length=100),
+        _f("packageWeight", Kind.NUMBER),
+        _f("packageDescr", max_length=100),
+    ),
+)
+ADJUSTMENT_LINE = Sublist(
+    "inventory",
+    (
+        _f("line", Kind.INTEGER, read_only=True),
+        _f("item", Kind.REF, ref_type="item", required=True),
+        _f("location", Kind.REF, ref_type="location", required=True),
+        _f("adjustQtyBy", Kind.NUMBER, required=True),
+        _f("description", max_length=4000),
+    ),
+    custom_prefix="custcol_",
+)
+
+# An item's price matrix: one price per (price level, currency, quantity break); quantity is the break's
+# minimum, 0 for the base row.
+PRICE_LINE = Sublist(
+    "price",
+    (
+        _f("line", Kind.INTEGER, read_only=True),
+        _f("priceLevel", Kind.REF, ref_type="priceLevel", required=True),
+        _f("currency", Kind.REF, ref_type="currency", required=True),
+        _f("quantity", Kind.NUMBER),
+        _f("price", Kind.NUMBER, required=True),
+    ),
+)
+MEMBER_LINE = Sublist(
+    "member",
+    (
+        _f("line", Kind.INTEGER, read_only=True),
+        _f("item", Kind.REF, ref_type="item", required=True),
+        _f("quantity", Kind.NUMBER),
+    ),
 )
 
 # An invoice line billed from an order keeps the order line's number (NetSuite's orderLine).
@@ -186,6 +287,55 @@ TRANSACTION_COLUMNS = {
     "foreignamountunpaid": "amountRemaining",
     "foreignamountpaid": "amountPaid",
     "daysoverduesearch": "sql:NULL",  # only invoices fall overdue
+    "trackingnumberlist": "sql:NULL",  # only item fulfillments have packages
+}
+_TRACKING_NUMBERS = (
+    "sql:(SELECT group_concat(json_extract(p.value, '$.packageTrackingNumber'), ',') "
+    "FROM json_each(r.body, '$.package') p WHERE json_extract(p.value, '$.packageTrackingNumber') <> '')"
+)
+
+ITEM_COLUMNS = {
+    "id": "id",
+    "itemid": "itemId",
+    "displayname": "displayName",
+    "description": "description",
+    "baseprice": "basePrice",
+    "itemtype": "sql:NULL",
+    "isinactive": "isInactive",
+    "externalid": "externalId",
+    "createddate": "createdDate",
+    "lastmodifieddate": "lastModifiedDate",
+}
+
+
+def _item_type(name: str, itemtype: str, *, grouped: bool = False) -> RecordType:
+    """An item record type; ``itemtype`` is SuiteQL's item.itemtype. A group has members, not prices."""
+    return RecordType(
+        name,
+        (
+            ID,
+            _f("itemId", required=True, max_length=250),
+            _f("displayName", max_length=250),
+            _f("description", max_length=4000),
+            *(() if grouped else (_f("basePrice", Kind.NUMBER),)),
+            INACTIVE,
+            EXTERNAL_ID,
+            CREATED,
+            MODIFIED,
+        ),
+        ref_name="{itemId}",
+        id_sequence="item",
+        sublists=(MEMBER_LINE,) if grouped else (PRICE_LINE,),
+        custom_prefix="custitem_",
+        suiteql=SuiteQLTable("item", {**ITEM_COLUMNS, "itemtype": f"sql:'{itemtype}'"}),
+    )
+
+
+# Records every account has from the start (created at bootstrap and after a reset; not counted in the
+# admin stats): price level 1, "Base Price".
+BASE_PRICE_LEVEL = "1"
+BUILTIN_RECORDS: dict[str, dict[int, dict[str, object]]] = {
+    "priceLevel": {int(BASE_PRICE_LEVEL): {"name": "Base Price", "isInactive": False}}
 }
 
 RECORD_TYPES: dict[str, RecordType] = {
@@ -333,34 +483,41 @@ RECORD_TYPES: dict[str, RecordType] = {
                 },
             ),
         ),
+        _item_type(INVENTORY_ITEM, "InvtPart"),
+        _item_type("nonInventorySaleItem", "NonInvtPart"),
+        _item_type("serviceSaleItem", "Service"),
+        _item_type("itemGroup", "Group", grouped=True),
         RecordType(
-            "inventoryItem",
+            "priceLevel",
+            (ID, _f("name", required=True, max_length=50), INACTIVE, EXTERNAL_ID, CREATED, MODIFIED),
+            ref_name="{name}",
+            id_sequence="priceLevel",
+            suiteql=SuiteQLTable(
+                "pricelevel",
+                {"id": "id", "name": "name", "isinactive": "isInactive", "externalid": "externalId"},
+            ),
+        ),
+        RecordType(
+            "location",
             (
                 ID,
-                _f("itemId", required=True, max_length=250),
-                _f("displayName", max_length=250),
-                _f("description", max_length=4000),
-                _f("basePrice", Kind.NUMBER),
+                _f("name", required=True, max_length=31),
+                _f("subsidiary", Kind.REF, ref_type="subsidiary", required=True),
                 INACTIVE,
                 EXTERNAL_ID,
                 CREATED,
                 MODIFIED,
             ),
-            ref_name="{itemId}",
-            id_sequence="item",
-            custom_prefix="custitem_",
+            ref_name="{name}",
+            id_sequence="location",
             suiteql=SuiteQLTable(
-                "item",
+                "location",
                 {
                     "id": "id",
-                    "itemid": "itemId",
-                    "displayname": "displayName",
-                    "description": "description",
-                    "baseprice": "basePrice",
-                    "itemtype": "sql:'InvtPart'",
+                    "name": "name",
+                    "subsidiary": "subsidiary",
                     "isinactive": "isInactive",
                     "externalid": "externalId",
-                    "createddate": "createdDate",
                     "lastmodifieddate": "lastModifiedDate",
                 },
             ),
@@ -389,7 +546,11 @@ RECORD_TYPES: dict[str, RecordType] = {
             sublists=(ORDER_LINE,),
             custom_prefix="custbody_",
             tran_id_prefix="SO",
-            suiteql=SuiteQLTable("transaction", TRANSACTION_COLUMNS, type_code="SalesOrd"),
+            suiteql=SuiteQLTable("transaction", TRANSACTION_COLUMNS, type_code="SalesOrd", lines="item"),
+            stock=(
+                StockEffect("item", "quantityCommitted", "committed"),
+                StockEffect("item", "quantityBackOrdered", "back_ordered"),
+            ),
         ),
         RecordType(
             "invoice",
@@ -424,6 +585,7 @@ RECORD_TYPES: dict[str, RecordType] = {
                 "transaction",
                 {**TRANSACTION_COLUMNS, "daysoverduesearch": _INVOICE_DAYS_OVERDUE},
                 type_code="CustInvc",
+                lines="item",
             ),
         ),
         RecordType(
@@ -455,7 +617,10 @@ RECORD_TYPES: dict[str, RecordType] = {
             custom_prefix="custbody_",
             tran_id_prefix="CM",
             suiteql=SuiteQLTable(
-                "transaction", {**TRANSACTION_COLUMNS, "foreignamountpaid": "applied"}, type_code="CustCred"
+                "transaction",
+                {**TRANSACTION_COLUMNS, "foreignamountpaid": "applied"},
+                type_code="CustCred",
+                lines="item",
             ),
         ),
         RecordType(
@@ -487,6 +652,62 @@ RECORD_TYPES: dict[str, RecordType] = {
                 {**TRANSACTION_COLUMNS, "entity": "customer", "foreigntotal": "payment"},
                 type_code="CustPymt",
             ),
+        ),
+        RecordType(
+            "itemFulfillment",
+            (
+                ID,
+                _f("tranId", read_only=True),
+                _f("entity", Kind.REF, ref_type="customer", read_only=True),  # the order's customer
+                _f("tranDate", Kind.DATE),  # the ship date
+                _f("subsidiary", Kind.REF, ref_type="subsidiary", read_only=True),
+                _f("createdFrom", Kind.REF, ref_type="salesOrder", required=True),
+                _f("shipStatus", Kind.ENUM, choices=SHIP_STATUS),
+                _f("status", Kind.ENUM, choices=SHIP_STATUS, read_only=True),  # = shipStatus
+                _f("memo", max_length=999),
+                EXTERNAL_ID,
+                CREATED,
+                MODIFIED,
+            ),
+            ref_name="Item Fulfillment #{tranId}",
+            id_sequence="transaction",
+            sublists=(FULFILLMENT_LINE, PACKAGE_LINE),
+            custom_prefix="custbody_",
+            tran_id_prefix="IF",
+            suiteql=SuiteQLTable(
+                "transaction",
+                {**TRANSACTION_COLUMNS, "trackingnumberlist": _TRACKING_NUMBERS},
+                type_code="ItemShip",
+                lines="item",
+            ),
+            stock=(StockEffect("item", "quantity", "on_hand", sign=-1),),
+            transform_only=True,
+        ),
+        RecordType(
+            "inventoryAdjustment",
+            (
+                ID,
+                _f("tranId", read_only=True),
+                _f("tranDate", Kind.DATE),
+                _f("subsidiary", Kind.REF, ref_type="subsidiary", required=True),
+                _f("memo", max_length=999),
+                EXTERNAL_ID,
+                CREATED,
+                MODIFIED,
+            ),
+            ref_name="Inventory Adjustment #{tranId}",
+            id_sequence="transaction",
+            sublists=(ADJUSTMENT_LINE,),
+            custom_prefix="custbody_",
+            tran_id_prefix="ADJ",
+            suiteql=SuiteQLTable(
+                "transaction",
+                TRANSACTION_COLUMNS,
+                type_code="InvAdjst",
+                lines="inventory",
+                line_quantity="adjustQtyBy",
+            ),
+            stock=(StockEffect("inventory", "adjustQtyBy", "on_hand"),),
         ),
     )
 }

@@ -1,4 +1,5 @@
-"""Record operations (create, get, update, upsert, delete, list, transform) independent of HTTP.
+"""Record operations (create, get, update, upsert, delete, list, transform) independent of HTTP, and the
+stock operations of the admin API (receive, expect, due receipts).
 
 The record API and the admin loader both go through here, so loaded fixtures are validated exactly like
 client writes.
@@ -8,10 +9,11 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from q2c_sandbox.netsuite import business
+from q2c_sandbox.netsuite import business, inventory
 from q2c_sandbox.netsuite.codec import (
     ExternalRef,
     ParsedBody,
@@ -22,10 +24,23 @@ from q2c_sandbox.netsuite.codec import (
     render_sublist,
 )
 from q2c_sandbox.netsuite.errors import NsError, invalid_content, nonexistent_id, user_error
-from q2c_sandbox.netsuite.records import RECORD_TYPES, Kind, RecordType, Sublist, record_type
-from q2c_sandbox.netsuite.store import Body, Store
+from q2c_sandbox.netsuite.records import (
+    BUILTIN_RECORDS,
+    INVENTORY_ITEM,
+    RECORD_TYPES,
+    Kind,
+    RecordType,
+    Sublist,
+    record_type,
+    ref_targets,
+)
+from q2c_sandbox.netsuite.store import STOCK_BALANCES, Body, Store
+
+log = logging.getLogger(__name__)
 
 EID_PREFIX = "eid:"
+# Expected receipts (``expect``): stock on order that the sandbox clock turns into an adjustment.
+EXPECTED_SETTING = "inventory_expected"
 
 
 def _utc_now() -> dt.datetime:
@@ -36,6 +51,21 @@ class RecordService:
     def __init__(self, store: Store, now: Callable[[], dt.datetime] = _utc_now) -> None:
         self.store = store
         self.ctx = business.Context(store, now)
+        self.ensure_builtins()
+
+    def ensure_builtins(self) -> None:
+        """Create the records every account has (price level 1, Base Price) where they are missing."""
+        with self.store.transaction():
+            for type_name, records in BUILTIN_RECORDS.items():
+                rt = RECORD_TYPES[type_name]
+                for record_id, data in records.items():
+                    if not self.store.exists(type_name, record_id):
+                        self.create(rt, dict(data), explicit_id=record_id, fixture=True)
+
+    def reset(self) -> None:
+        """Wipe every record, sequence, setting and balance; the built-in records come back."""
+        self.store.wipe()
+        self.ensure_builtins()
 
     # -- lookups -------------------------------------------------------------------------------------
 
@@ -106,19 +136,32 @@ class RecordService:
         prefilled: Body | None = None,
         fixture: bool = False,
     ) -> int:
-        """``fixture``: an admin load, which describes history - a credit hold does not refuse it."""
+        """``fixture``: an admin load, which describes history - a credit hold does not refuse it, and it
+        may create records a client can only get by a transform (an item fulfillment)."""
+        if rt.transform_only and prefilled is None and not fixture:
+            raise user_error(
+                f"A {rt.name} record is created by transforming the record it comes from; use POST "
+                f"/services/rest/record/v1/salesOrder/{{id}}/!transform/{rt.name}."
+            )
         parsed = parse_body(rt, data, ignore_unknown=ignore_unknown)
         with self.store.transaction():
             if explicit_id is not None:
-                if self.store.exists(rt.name, explicit_id):
+                # Types sharing an id sequence (the item types, the transactions) never share an id.
+                sharing = tuple(t.name for t in RECORD_TYPES.values() if t.id_sequence == rt.id_sequence)
+                holder = self.store.type_of(sharing, explicit_id)
+                if holder is not None:
                     raise user_error(
-                        f"A {rt.name} record with internal id {explicit_id} already exists.", "id"
+                        f"A {holder} record with internal id {explicit_id} already exists"
+                        + (f" (the {rt.id_sequence} types share their ids)." if holder != rt.name else "."),
+                        "id",
                     )
                 self.store.bump_value(rt.id_sequence, explicit_id)
                 record_id = explicit_id
             else:
                 record_id = self.store.next_value(rt.id_sequence)
             body: Body = copy.deepcopy(prefilled) if prefilled else {}
+            for name in parsed.sublists:
+                body.pop(name, None)  # the lines sent replace the pre-filled ones, numbered from 1
             _assign_line_numbers(rt, body)
             self._apply(rt, body, parsed, replace=set(parsed.sublists))
             return self._save(rt, record_id, body, previous=None, check_credit_hold=not fixture)
@@ -153,6 +196,8 @@ class RecordService:
             return record_id, False
 
     def delete(self, rt: RecordType, record_id: int) -> None:
+        if record_id in BUILTIN_RECORDS.get(rt.name, {}):
+            raise user_error(f"This {rt.name} record is built into every account and cannot be deleted.")
         with self.store.transaction():
             previous = self.load(rt, record_id)
             dependent = self._first_dependent(rt, str(record_id))
@@ -161,12 +206,14 @@ class RecordService:
                     f"This {rt.name} record cannot be deleted because it has dependent records "
                     f"({dependent[0]} {dependent[1]})."
                 )
+            inventory.check_delete(self.ctx, rt, previous)
             self.store.delete(rt.name, record_id)
             business.after_write(self.ctx, rt, None, previous)
 
     # (source, target) -> the pre-filled target body NetSuite builds from the source record.
     TRANSFORMS = {
         ("salesOrder", "invoice"): business.invoice_from_order,
+        ("salesOrder", "itemFulfillment"): inventory.fulfillment_from_order,
         ("invoice", "creditMemo"): business.credit_memo_from_invoice,
     }
 
@@ -177,16 +224,127 @@ class RecordService:
                 400,
                 "INVALID_TRANSFORM",
                 f"Transforming a {source.name} record into a {target.name} record is not supported; the "
-                "sandbox supports salesOrder -> invoice and invoice -> creditMemo.",
+                "sandbox supports salesOrder -> invoice, salesOrder -> itemFulfillment and invoice -> "
+                "creditMemo.",
                 url_path=f"{source.name}/{record_id}/!transform/{target.name}",
             )
         with self.store.transaction():
             origin = self.load(source, record_id)
             prefilled = prefill(self.ctx, origin)
             new_id = self.create(target, data if data is not None else {}, prefilled=prefilled)
-            if source.name == "salesOrder":
+            if (source.name, target.name) == ("salesOrder", "invoice"):
                 business.mark_billed(self.ctx, origin)
             return new_id
+
+    # -- stock (admin) -------------------------------------------------------------------------------
+
+    def stock_item(self, item_id: str) -> Body:
+        """The inventory item ``item_id``; ValueError naming the problem otherwise."""
+        item_type = self.ctx.item_type(item_id)
+        if item_type is None:
+            raise ValueError(f"no item has internal id {item_id}")
+        if item_type != INVENTORY_ITEM:
+            raise ValueError(
+                f"item {item_id} is a {item_type}; only inventory items (inventoryItem) hold stock"
+            )
+        return self.load(RECORD_TYPES[INVENTORY_ITEM], int(item_id))
+
+    def receive(
+        self, item_id: str, location_id: str, quantity: float, *, tran_date: str | None = None, memo: str
+    ) -> dict[str, Any]:
+        """Add on-hand stock now with an inventory adjustment; back-orders at the location are committed
+        from it, oldest order first. Returns the adjustment and the orders that got stock."""
+        with self.store.transaction():
+            self.ctx.committed_orders = []
+            location = self.load(RECORD_TYPES["location"], int(location_id))
+            data: dict[str, Any] = {
+                "subsidiary": {"id": location["subsidiary"]},
+                "memo": memo,
+                "inventory": {
+                    "items": [
+                        {"item": {"id": item_id}, "location": {"id": location_id}, "adjustQtyBy": quantity}
+                    ]
+                },
+            }
+            if tran_date is not None:
+                data["tranDate"] = tran_date
+            adjustment_id = self.create(RECORD_TYPES["inventoryAdjustment"], data, fixture=True)
+            committed, self.ctx.committed_orders = self.ctx.committed_orders, []
+            adjustment = self.load(RECORD_TYPES["inventoryAdjustment"], adjustment_id)
+            return {
+                "adjustment": str(adjustment_id),
+                "tranId": adjustment.get("tranId"),
+                "committed_orders": committed,
+            }
+
+    def expected(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.store.setting(EXPECTED_SETTING) or []
+        return found
+
+    def expect(self, item_id: str, location_id: str, quantity: float, date: str) -> dict[str, Any]:
+        """Stock on order: quantityonorder rises now; on ``date`` (by the sandbox clock) it is received."""
+        with self.store.transaction():
+            number = self.store.next_value("expectedReceipt")
+            entry = {
+                "id": str(number),
+                "item": item_id,
+                "location": location_id,
+                "quantity": quantity,
+                "date": date,
+            }
+            self.store.put_setting(EXPECTED_SETTING, [*self.expected(), entry])
+            self.store.add_stock(int(item_id), int(location_id), {"on_order": quantity})
+            received = [r for r in self.receive_due() if r["expected"]["id"] == entry["id"]]
+            return {"expected": entry, "received": received[0] if received else None}
+
+    def receive_due(self) -> list[dict[str, Any]]:
+        """Receive every expected receipt whose date the sandbox clock has reached (dated that day)."""
+        pending = self.expected()
+        if not pending:
+            return []
+        today = self.ctx.today().isoformat()
+        due = [e for e in pending if e["date"] <= today]
+        if not due:
+            return []
+        received = []
+        with self.store.transaction():
+            self.store.put_setting(EXPECTED_SETTING, [e for e in pending if e["date"] > today])
+            for entry in sorted(due, key=lambda e: (e["date"], int(e["id"]))):
+                self.store.add_stock(
+                    int(entry["item"]), int(entry["location"]), {"on_order": -entry["quantity"]}
+                )
+                if not (
+                    self.store.exists(INVENTORY_ITEM, int(entry["item"]))
+                    and self.store.exists("location", int(entry["location"]))
+                ):
+                    continue  # the item or location was deleted meanwhile: nothing arrives
+                try:
+                    result = self.receive(
+                        entry["item"],
+                        entry["location"],
+                        entry["quantity"],
+                        tran_date=entry["date"],
+                        memo=f"Expected receipt {entry['id']} arrived",
+                    )
+                except NsError as err:  # never fail the request that noticed the date
+                    log.warning("expected receipt %s could not be received: %s", entry["id"], err)
+                    continue
+                received.append({**result, "expected": entry})
+        return received
+
+    def balances(self, item_id: str | None = None) -> list[dict[str, Any]]:
+        rows = []
+        for row in self.store.stock_rows(int(item_id) if item_id is not None else None):
+            balance = {b: row[b] for b in STOCK_BALANCES}
+            rows.append(
+                {
+                    "item": str(row["item"]),
+                    "location": str(row["location"]),
+                    **balance,
+                    "available": inventory.qty(balance["on_hand"] - balance["committed"]),
+                }
+            )
+        return rows
 
     # -- internals -----------------------------------------------------------------------------------
 
@@ -245,8 +403,16 @@ class RecordService:
         f = (sublist.field(name) if sublist is not None else rt.field(name)) if name else None
         if f is None or f.kind is not Kind.REF or f.ref_type is None:
             return value
+        targets = ref_targets(f.ref_type)
         if isinstance(value, ExternalRef):
-            found = self.store.id_for_external_id(f.ref_type, value.external_id)
+            found = next(
+                (
+                    record_id
+                    for target in targets
+                    if (record_id := self.store.id_for_external_id(target, value.external_id)) is not None
+                ),
+                None,
+            )
             if found is None:
                 raise invalid_content(
                     f"Error while accessing a resource. You have entered an Invalid Field Value "
@@ -255,7 +421,7 @@ class RecordService:
                     path,
                 )
             return str(found)
-        if not self.store.exists(f.ref_type, int(value)):
+        if not any(self.store.exists(target, int(value)) for target in targets):
             raise invalid_content(
                 f"Error while accessing a resource. You have entered an Invalid Field Value {value} for the "
                 f"following field: {name} (no {f.ref_type} record has internal id {value}).",
@@ -311,13 +477,13 @@ class RecordService:
     def _first_dependent(self, rt: RecordType, record_id: str) -> tuple[str, str] | None:
         for other in RECORD_TYPES.values():
             for f in other.fields:
-                if f.kind is Kind.REF and f.ref_type == rt.name:
+                if f.kind is Kind.REF and f.ref_type and rt.name in ref_targets(f.ref_type):
                     found = self.store.find(other.name, f.name, record_id)
                     if found:
                         return other.name, found[0]["id"]
             for sublist in other.sublists:
                 for f in sublist.fields:
-                    if f.kind is Kind.REF and f.ref_type == rt.name:
+                    if f.kind is Kind.REF and f.ref_type and rt.name in ref_targets(f.ref_type):
                         found = self.store.find_in_sublist(other.name, sublist.name, f.name, record_id)
                         if found:
                             return other.name, found[0]["id"]

@@ -16,7 +16,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from q2c_sandbox.netsuite.records import RECORD_TYPES, Kind, RecordType
+from q2c_sandbox.netsuite.records import (
+    BUILTIN_RECORDS,
+    INVENTORY_ITEM,
+    ITEM_TYPES,
+    RECORD_TYPES,
+    Kind,
+    RecordType,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ns_record (
@@ -33,14 +40,43 @@ CREATE TABLE IF NOT EXISTS ns_setting (name TEXT PRIMARY KEY, value TEXT NOT NUL
 -- The SuiteQL views look up a customer's invoices (balances, days overdue) through these expressions; the
 -- index keeps that a lookup rather than a scan of every record per customer row.
 CREATE INDEX IF NOT EXISTS ns_record_entity ON ns_record (type, json_extract(body, '$.entity'));
+-- A sales order's fulfillments and invoices (createdFrom), and change polls on lastmodifieddate: the
+-- SuiteQL columns are exactly these expressions, so a watermark filter is an index range.
+CREATE INDEX IF NOT EXISTS ns_record_created_from ON ns_record (type, json_extract(body, '$.createdFrom'));
+CREATE INDEX IF NOT EXISTS ns_record_modified ON ns_record (type, json_extract(body, '$.lastModifiedDate'));
+-- Stock per (inventory item, location): the sum of the StockEffects of every stored transaction (kept up
+-- to date by each write and delete) plus the quantity on order from expected receipts.
+CREATE TABLE IF NOT EXISTS ns_stock (
+    item INTEGER NOT NULL,
+    location INTEGER NOT NULL,
+    on_hand REAL NOT NULL DEFAULT 0,
+    committed REAL NOT NULL DEFAULT 0,
+    on_order REAL NOT NULL DEFAULT 0,
+    back_ordered REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (item, location)
+);
 """
+
+# Fixed planner statistics (sqlite_stat1): a large account, many records per type, few per id, entity,
+# createdFrom or modification second. Without statistics SQLite guesses that (type = ?) finds a handful of
+# rows and may scan every item for each row of a join (itemmember JOIN item); ANALYZE would fix that but
+# depend on the data at the time it ran. These make the plans the same at any volume.
+_PLANNER_STATS = {
+    ("ns_record", "sqlite_autoindex_ns_record_1"): "1000000 50000 1",
+    ("ns_record", "ns_record_external_id"): "1000000 50000 1",
+    ("ns_record", "ns_record_entity"): "1000000 50000 20",
+    ("ns_record", "ns_record_created_from"): "1000000 50000 2",
+    ("ns_record", "ns_record_modified"): "1000000 50000 2",
+    ("ns_stock", "sqlite_autoindex_ns_stock_1"): "100000 5 1",
+}
 
 # SuiteQL table name -> the SQLite view holding it. Prefixed because NetSuite's names collide with SQL
 # keywords ("transaction") and with the sandbox's own tables.
 VIEW_PREFIX = "suiteql_"
 
-# Transactions with an item sublist: their lines make up SuiteQL's transactionline.
-TRANSACTIONS_WITH_ITEMS = ("salesOrder", "invoice", "creditMemo")
+STOCK_BALANCES = ("on_hand", "committed", "on_order", "back_ordered")
+# Stock quantities are rounded to this many decimals, so sums of fractions do not drift.
+STOCK_DECIMALS = 6
 
 Body = dict[str, Any]
 
@@ -63,7 +99,17 @@ class Store:
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
+            self._use_planner_stats()
             self._create_views()
+
+    def _use_planner_stats(self) -> None:
+        self._conn.execute("ANALYZE ns_sequence")  # creates sqlite_stat1 if need be
+        self._conn.execute("DELETE FROM sqlite_stat1 WHERE tbl IN ('ns_record', 'ns_stock')")
+        self._conn.executemany(
+            "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)",
+            [(table, index, stat) for (table, index), stat in _PLANNER_STATS.items()],
+        )
+        self._conn.execute("ANALYZE sqlite_schema")  # the planner rereads sqlite_stat1
 
     def use_today(self, today: Callable[[], dt.date]) -> None:
         self._today = today
@@ -208,10 +254,22 @@ class Store:
             ).fetchall()
         return [_load(r["body"], int(r["id"])) for r in rows]
 
+    def type_of(self, candidates: tuple[str, ...], record_id: int) -> str | None:
+        """Which of ``candidates`` record ``record_id`` is (types sharing an id sequence: the item types)."""
+        marks = ", ".join("?" for _ in candidates)
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT type FROM ns_record WHERE type IN ({marks}) AND id = ?", (*candidates, record_id)
+            ).fetchone()
+        return None if row is None else str(row["type"])
+
     def counts(self) -> dict[str, int]:
+        """Records per type, leaving out the built-in ones every account has (the Base Price level)."""
         with self._lock:
             rows = self._conn.execute("SELECT type, count(*) AS n FROM ns_record GROUP BY type").fetchall()
         found = {r["type"]: int(r["n"]) for r in rows}
+        for type_name, builtins in BUILTIN_RECORDS.items():
+            found[type_name] = found.get(type_name, 0) - sum(self.exists(type_name, i) for i in builtins)
         return {name: found.get(name, 0) for name in RECORD_TYPES}
 
     def wipe(self) -> None:
@@ -219,6 +277,59 @@ class Store:
             self._conn.execute("DELETE FROM ns_record")
             self._conn.execute("DELETE FROM ns_sequence")
             self._conn.execute("DELETE FROM ns_setting")
+            self._conn.execute("DELETE FROM ns_stock")
+
+    # -- stock -----------------------------------------------------------------------------------
+
+    def stock(self, item: int, location: int) -> dict[str, float]:
+        """The balances of (item, location); zeros when nothing ever moved there."""
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {', '.join(STOCK_BALANCES)} FROM ns_stock WHERE item = ? AND location = ?",
+                (item, location),
+            ).fetchone()
+        return {b: (float(row[b]) if row is not None else 0.0) for b in STOCK_BALANCES}
+
+    def add_stock(self, item: int, location: int, delta: dict[str, float]) -> None:
+        unknown = set(delta) - set(STOCK_BALANCES)
+        if unknown:
+            raise ValueError(f"not stock balances: {sorted(unknown)}")
+        if not delta:
+            return
+        names = sorted(delta)
+        sets = ", ".join(f"{b} = round({b} + ?, {STOCK_DECIMALS})" for b in names)
+        with self.transaction():
+            self._conn.execute(
+                "INSERT INTO ns_stock (item, location) VALUES (?, ?) ON CONFLICT (item, location) DO NOTHING",
+                (item, location),
+            )
+            self._conn.execute(
+                f"UPDATE ns_stock SET {sets} WHERE item = ? AND location = ?",
+                (*(delta[b] for b in names), item, location),
+            )
+
+    def stock_rows(self, item: int | None = None) -> list[dict[str, Any]]:
+        """Every (item, location) with recorded stock movement, by item and location."""
+        where, params = ("WHERE item = ?", (item,)) if item is not None else ("", ())
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT item, location, {', '.join(STOCK_BALANCES)} FROM ns_stock {where} "
+                "ORDER BY item, location",
+                params,
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def backordered_orders(self, item: int, location: int) -> list[int]:
+        """Sales orders with a line back-ordered at (item, location), oldest (tranDate, then id) first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT r.id, json_extract(r.body, '$.tranDate') AS d "
+                "FROM ns_record r, json_each(r.body, '$.item') l WHERE r.type = 'salesOrder' "
+                "AND json_extract(l.value, '$.item') = ? AND json_extract(l.value, '$.location') = ? "
+                "AND json_extract(l.value, '$.quantityBackOrdered') > 0 ORDER BY d, r.id",
+                (str(item), str(location)),
+            ).fetchall()
+        return [int(r["id"]) for r in rows]
 
     # -- SuiteQL ---------------------------------------------------------------------------------
 
@@ -245,25 +356,11 @@ class Store:
             if rt.suiteql is not None:
                 by_table.setdefault(rt.suiteql.table, []).append(rt)
         for table, types in by_table.items():
-            selects = [_view_select(rt) for rt in types]
             self._conn.execute(f"DROP VIEW IF EXISTS {VIEW_PREFIX}{table}")
-            self._conn.execute(f"CREATE VIEW {VIEW_PREFIX}{table} AS " + " UNION ALL ".join(selects))
-        self._conn.execute(f"DROP VIEW IF EXISTS {VIEW_PREFIX}transactionline")
-        lined = ", ".join(f"'{t}'" for t in TRANSACTIONS_WITH_ITEMS)
-        self._conn.execute(
-            f"CREATE VIEW {VIEW_PREFIX}transactionline AS "
-            "SELECT json_extract(l.value, '$.line') AS id, r.id AS \"transaction\", "
-            "json_extract(l.value, '$.line') AS linesequencenumber, "
-            "CAST(json_extract(l.value, '$.item') AS INTEGER) AS item, "
-            "json_extract(l.value, '$.quantity') AS quantity, json_extract(l.value, '$.rate') AS rate, "
-            "json_extract(l.value, '$.amount') AS foreignamount, "
-            "json_extract(l.value, '$.description') AS memo, 'F' AS mainline, "
-            "CASE WHEN json_extract(l.value, '$.isClosed') THEN 'T' ELSE 'F' END AS isclosed, "
-            # The transaction this line was created from: an invoice line points at its sales order.
-            "CAST(json_extract(r.body, '$.createdFrom') AS INTEGER) AS createdfrom, "
-            "CAST(json_extract(r.body, '$.entity') AS INTEGER) AS entity "
-            f"FROM ns_record r, json_each(r.body, '$.item') l WHERE r.type IN ({lined})"
-        )
+            self._conn.execute(f"CREATE VIEW {VIEW_PREFIX}{table} AS {_view_select(types)}")
+        for table, sql in _derived_views().items():
+            self._conn.execute(f"DROP VIEW IF EXISTS {VIEW_PREFIX}{table}")
+            self._conn.execute(f"CREATE VIEW {VIEW_PREFIX}{table} AS {sql}")
         # NetSuite's link tables: one row per (previous line -> next line). PreviousTransactionLineLink
         # holds the same links as NextTransactionLineLink, read from the other end.
         links = (
@@ -278,6 +375,11 @@ class Store:
             "FROM ns_record r, json_each(r.body, '$.item') l "
             "WHERE r.type = 'invoice' AND json_extract(r.body, '$.createdFrom') IS NOT NULL "
             "AND json_extract(l.value, '$.orderLine') IS NOT NULL "
+            "UNION ALL "
+            # Fulfilment: each item fulfillment line ships the order line it names.
+            "SELECT CAST(json_extract(r.body, '$.createdFrom') AS INTEGER), json_extract(l.value, '$.orderLine'), "
+            "'SalesOrd', r.id, json_extract(l.value, '$.line'), 'ItemShip', 'ShipRcpt', NULL, NULL "
+            "FROM ns_record r, json_each(r.body, '$.item') l WHERE r.type = 'itemFulfillment' "
             "UNION ALL "
             # Payments and credit memos applied to invoices: main line (0) to main line.
             "SELECT CAST(json_extract(l.value, '$.doc') AS INTEGER), 0, 'CustInvc', r.id, 0, "
@@ -305,15 +407,123 @@ class Store:
         return tables
 
 
-def _view_select(rt: RecordType) -> str:
-    assert rt.suiteql is not None
+def _by_type(types: list[RecordType], value: Callable[[RecordType], str]) -> str:
+    """An SQL expression over ``r.type`` taking ``value(rt)`` for each type (the common value if one)."""
+    values = {rt.name: value(rt) for rt in types}
+    counted = list(values.values())
+    distinct = sorted(set(counted), key=lambda v: (-counted.count(v), v))
+    if len(distinct) == 1:
+        return distinct[0]
+    cases = " ".join(f"WHEN '{name}' THEN {v}" for name, v in values.items() if v != distinct[0])
+    return f"CASE r.type {cases} ELSE {distinct[0]} END"
+
+
+def _in_list(names: tuple[str, ...] | list[str]) -> str:
+    return ", ".join(f"'{n}'" for n in names)
+
+
+def _derived_views() -> dict[str, str]:
+    """The SuiteQL tables that are not one row per record: transaction lines, prices, group members, stock."""
+    lined = [rt for rt in RECORD_TYPES.values() if rt.suiteql is not None and rt.suiteql.lines]
+    path = _by_type(lined, lambda rt: f"'$.{rt.suiteql.lines}'")  # type: ignore[union-attr]
+    quantity = _by_type(
+        lined,
+        lambda rt: f"json_extract(l.value, '$.{rt.suiteql.line_quantity}')",  # type: ignore[union-attr]
+    )
+    line = "json_extract(l.value, '$.{}')".format
+    transactionline = (
+        f'SELECT {line("line")} AS id, r.id AS "transaction", {line("line")} AS linesequencenumber, '
+        f"CAST({line('item')} AS INTEGER) AS item, {quantity} AS quantity, {line('rate')} AS rate, "
+        f"{line('amount')} AS foreignamount, {line('description')} AS memo, 'F' AS mainline, "
+        f"CASE WHEN {line('isClosed')} THEN 'T' ELSE 'F' END AS isclosed, "
+        f"CAST({line('location')} AS INTEGER) AS location, "
+        # A sales order line's fulfilled, committed and back-ordered quantities (NULL on other lines).
+        f"{line('quantityFulfilled')} AS quantityshiprecv, {line('quantityCommitted')} AS quantitycommitted, "
+        f"{line('quantityBackOrdered')} AS quantitybackordered, "
+        # The transaction this line was created from: an invoice or fulfillment line points at its order.
+        "CAST(json_extract(r.body, '$.createdFrom') AS INTEGER) AS createdfrom, "
+        "CAST(json_extract(r.body, '$.entity') AS INTEGER) AS entity "
+        f"FROM ns_record r, json_each(r.body, {path}) l WHERE r.type IN ({_in_list([rt.name for rt in lined])})"
+    )
+    priced = tuple(t for t in ITEM_TYPES if RECORD_TYPES[t].sublist("price") is not None)
+    grouped = tuple(t for t in ITEM_TYPES if RECORD_TYPES[t].sublist("member") is not None)
+    pricing = (
+        "SELECT r.id AS item, CAST(json_extract(l.value, '$.priceLevel') AS INTEGER) AS pricelevel, "
+        "CAST(json_extract(l.value, '$.currency') AS INTEGER) AS currency, "
+        "coalesce(json_extract(l.value, '$.quantity'), 0) AS quantity, "
+        "json_extract(l.value, '$.price') AS unitprice "
+        f"FROM ns_record r, json_each(r.body, '$.price') l WHERE r.type IN ({_in_list(priced)})"
+    )
+    itemmember = (
+        "SELECT r.id AS parentitem, CAST(json_extract(l.value, '$.item') AS INTEGER) AS item, "
+        "coalesce(json_extract(l.value, '$.quantity'), 1) AS quantity, "
+        "json_extract(l.value, '$.line') AS linenumber "
+        f"FROM ns_record r, json_each(r.body, '$.member') l WHERE r.type IN ({_in_list(grouped)})"
+    )
+    # Every inventory item has a row per location (zeros where nothing is stocked), as on a real account.
+    available = f"round(coalesce(s.on_hand, 0) - coalesce(s.committed, 0), {STOCK_DECIMALS})"
+    inventoryitemlocations = (
+        "SELECT i.id AS item, l.id AS location, coalesce(s.on_hand, 0) AS quantityonhand, "
+        f"{available} AS quantityavailable, coalesce(s.on_order, 0) AS quantityonorder, "
+        "coalesce(s.back_ordered, 0) AS quantitybackordered, coalesce(s.committed, 0) AS quantitycommitted "
+        "FROM ns_record i JOIN ns_record l ON l.type = 'location' "
+        "LEFT JOIN ns_stock s ON s.item = i.id AND s.location = l.id "
+        f"WHERE i.type = '{INVENTORY_ITEM}'"
+    )
+    # Only where something is on hand.
+    inventorybalance = (
+        "SELECT s.item AS item, s.location AS location, s.on_hand AS quantityonhand, "
+        f"{available} AS quantityavailable FROM ns_stock s "
+        f"JOIN ns_record i ON i.type = '{INVENTORY_ITEM}' AND i.id = s.item "
+        "JOIN ns_record l ON l.type = 'location' AND l.id = s.location WHERE s.on_hand <> 0"
+    )
+    return {
+        "transactionline": transactionline,
+        "pricing": pricing,
+        "itemmember": itemmember,
+        "inventoryitemlocations": inventoryitemlocations,
+        "inventorybalance": inventorybalance,
+    }
+
+
+def _view_select(types: list[RecordType]) -> str:
+    """One SELECT over the records of every type in a SuiteQL table (item: four types; transaction: one
+    per transaction type), a column that differs by type being a CASE on r.type. One SELECT rather than
+    a UNION ALL, so SQLite can flatten the view into a join (item JOIN itemmember, transaction JOIN
+    transactionline) and use the indexes on (type, json_extract(...)) and the primary key."""
+    tables = {rt.suiteql.table if rt.suiteql else None for rt in types}
+    columns = [list(rt.suiteql.columns) if rt.suiteql else [] for rt in types]
+    if len(tables) != 1 or any(c != columns[0] for c in columns):
+        raise ValueError(
+            f"the record types of SuiteQL table {tables} must have the same columns in one order"
+        )
     parts = []
-    for column, source in rt.suiteql.columns.items():
-        parts.append(f'{_column_sql(rt, source)} AS "{column}"')
-    if rt.suiteql.type_code is not None:
-        parts.append(f"'{rt.suiteql.type_code}' AS type")
-        parts.append(f"'{rt.name.lower()}' AS recordtype")
-    return f"SELECT {', '.join(parts)} FROM ns_record r WHERE r.type = '{rt.name}'"
+    for column in columns[0]:
+        parts.append(f'{_by_type(types, _column_of(column, types))} AS "{column}"')
+    if types[0].suiteql is not None and types[0].suiteql.type_code is not None:
+        parts.append(_by_type(types, lambda rt: f"'{rt.suiteql.type_code}'") + " AS type")  # type: ignore[union-attr]
+        parts.append(_by_type(types, lambda rt: f"'{rt.name.lower()}'") + " AS recordtype")
+    return (
+        f"SELECT {', '.join(parts)} FROM ns_record r WHERE r.type IN ({_in_list([rt.name for rt in types])})"
+    )
+
+
+def _column_of(column: str, types: list[RecordType]) -> Callable[[RecordType], str]:
+    """The SQL of ``column`` for one type. A type lacking the field reads it as a type that has it does
+    (the same JSON path and cast: NULL either way), so the column needs no CASE for it."""
+
+    def sql(rt: RecordType) -> str:
+        assert rt.suiteql is not None
+        source = rt.suiteql.columns[column]
+        if not source.startswith("sql:") and source != "id" and rt.field(source) is None:
+            declaring = next(
+                (t for t in types if t.suiteql and t.suiteql.columns[column] == source and t.field(source)),
+                rt,
+            )
+            return _column_sql(declaring, source)
+        return _column_sql(rt, source)
+
+    return sql
 
 
 def _column_sql(rt: RecordType, source: str) -> str:

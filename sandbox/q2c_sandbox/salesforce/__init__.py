@@ -20,8 +20,24 @@ Deliberate differences from a real org, for anyone relying on the sandbox:
   TYPEOF, FIELDS(), WITH or FOR clauses (they answer MALFORMED_QUERY). Query locators live in memory and
   do not survive a restart.
 - Writes: no triggers, validation rules, duplicate rules or sharing. Deleting an Opportunity deletes its
-  line items; other parent deletions neither cascade nor clear lookups (the children's queries show the
-  parent as null). Deleted records stay deleted (no undelete, no recycle-bin purge).
+  line items, and deleting a Product2 or Pricebook2 its price book entries; other parent deletions neither
+  cascade nor clear lookups (the children's queries show the parent as null). Deleted records stay deleted
+  (no undelete, no recycle-bin purge). Relationship fields by external id in a write body
+  (``"Product__r": {"NetSuite_Internal_ID__c": "1"}``) are not supported (INVALID_FIELD): send the id.
+- Price books: a custom price needs an *active* standard price in its currency (STANDARD_PRICE_NOT_DEFINED;
+  sObject Collections run records in order, so a standard and then a custom entry in one request work);
+  one entry per product, book and currency (DUPLICATE_VALUE); Product2Id, Pricebook2Id and CurrencyIsoCode
+  are set on create only (INVALID_FIELD_FOR_INSERT_UPDATE in any update that sends them). Deleting a
+  PricebookEntry, Product2 or Pricebook2 that a live opportunity line uses is refused with DELETE_FAILED
+  ("Your attempt to delete X could not be completed because it is associated with the following
+  opportunities: A, B"), the standard price book always; deactivating any of them is allowed. Salesforce's
+  object reference for recent releases says a PricebookEntry deleted while a line uses it is archived
+  instead (IsArchived); the sandbox has no archiving (no IsArchived, no UseStandardPrice). Deactivating, or
+  deleting, a standard price while custom prices in its currency are active is allowed: we found no
+  documentation either way.
+- Request size: URI and headers together over 16,384 bytes get 431 (414 when the URI alone is over) with a
+  plain-text body, before authentication and uncounted, as from a real org's front end. 500 18-character
+  ids fit in a GET query's IN list; about 580 do not.
 - Outbound messages (see ``outbound``): at most one per sObject, on Account, Contact and Opportunity
   only, each bound to a fixed workflow rule: Opportunity when IsWon changes (an Opportunity created
   already won counts), Account and Contact on every API create and update ("created, and every time it's

@@ -376,19 +376,60 @@ class RecordService:
         obj = self.object(sobject)
         with self.store.transaction():
             record = dict(self.fetch(obj, record_id))
-            record["IsDeleted"] = True
-            self._stamp(record, ctx)
-            self.store.save(obj.name, record)
+            self._check_delete(obj, record)
+            record = self._mark_deleted(obj, record, ctx)
             if obj.name == "Opportunity":
                 # Line items live and die with their opportunity (master-detail).
                 oli = self.schema.objects["OpportunityLineItem"]
                 for line in self._line_items(record["Id"]):
-                    line = dict(line, IsDeleted=True)
-                    self._stamp(line, ctx)
-                    self.store.save(oli.name, line)
+                    self._mark_deleted(oli, line, ctx)
             elif obj.name == "OpportunityLineItem":
                 self._refresh_opportunity(record["OpportunityId"], ctx)
+            elif obj.name in ("Product2", "Pricebook2"):
+                # A product's (or price book's) price book entries go with it.
+                for entry in self._entries_of(obj.name, record["Id"]):
+                    self._mark_deleted(self.schema.objects["PricebookEntry"], entry, ctx)
         return record
+
+    def _mark_deleted(self, obj: ObjectDef, record: Record, ctx: WriteContext) -> Record:
+        record = dict(record, IsDeleted=True)
+        self._stamp(record, ctx)
+        self.store.save(obj.name, record)
+        return record
+
+    def _entries_of(self, sobject: str, record_id: str) -> list[Record]:
+        pbe = self.schema.objects["PricebookEntry"]
+        link = pbe.fields["Product2Id" if sobject == "Product2" else "Pricebook2Id"]
+        return self.store.find(pbe.name, link, record_id)
+
+    def _check_delete(self, obj: ObjectDef, record: Record) -> None:
+        """A real org refuses to delete the standard price book, and any price book entry, product or
+        price book that a live opportunity line uses (deactivating them is the way out)."""
+        if obj.name not in ("PricebookEntry", "Product2", "Pricebook2"):
+            return
+        if obj.name == "Pricebook2" and record.get("IsStandard"):
+            raise bad_request("DELETE_FAILED", "You can't delete the standard price book.", [])
+        oli = self.schema.objects["OpportunityLineItem"]
+        if obj.name == "Product2":
+            lines = self.store.find(oli.name, oli.fields["Product2Id"], record["Id"])
+        else:
+            entries = (
+                [record["Id"]]
+                if obj.name == "PricebookEntry"
+                else [e["Id"] for e in self._entries_of(obj.name, record["Id"])]
+            )
+            lines = self.store.find_in(oli.name, oli.fields["PricebookEntryId"], entries)
+        if not lines:
+            return
+        opportunity_ids = list(dict.fromkeys(line["OpportunityId"] for line in lines))
+        opportunities = self.store.get_many(opportunity_ids)
+        names = [str(opportunities[i[:15]].get("Name")) for i in opportunity_ids if i[:15] in opportunities]
+        raise bad_request(
+            "DELETE_FAILED",
+            f"Your attempt to delete {record.get('Name')} could not be completed because it is associated "
+            f"with the following opportunities: {', '.join(names)}",
+            [],
+        )
 
     def find_by_external_id(self, obj: ObjectDef, field_name: str, value: str) -> list[Record]:
         f = obj.field(field_name)

@@ -35,6 +35,10 @@ _RELEASES = {
     "63.0": "Spring '25", "64.0": "Summer '25",
 }  # fmt: skip
 DEFAULT_BATCH, MIN_BATCH, MAX_BATCH = 2000, 200, 2000
+# A REST call's URI and headers together may take 16,384 bytes: past that the org answers 431 Request
+# Header Fields Too Large (414 URI Too Long when the URI alone is over), before any API processing. A
+# long SOQL IN (...) list in a GET query is what meets it.
+MAX_REQUEST_HEAD = 16_384
 
 
 @dataclass
@@ -291,10 +295,27 @@ def versions() -> list[dict[str, str]]:
     ]
 
 
+def _oversized(request: Request) -> Response | None:
+    """The 414/431 a real org's front end gives a request whose URI and headers exceed 16,384 bytes."""
+    target = len(request.scope.get("raw_path") or request.url.path.encode())
+    if request.scope.get("query_string"):
+        target += 1 + len(request.scope["query_string"])
+    headers = sum(len(name) + len(value) + 4 for name, value in request.scope.get("headers", []))
+    if target > MAX_REQUEST_HEAD:
+        return Response("URI Too Long", status_code=414, media_type="text/plain")
+    if target + headers > MAX_REQUEST_HEAD:
+        return Response("Request Header Fields Too Large", status_code=431, media_type="text/plain")
+    return None
+
+
 async def data_api(request: Request) -> Response:
     org: Org = request.app.state.org
     segments = [s for s in request.url.path[len(DATA_PREFIX) :].split("/") if s]
     method = request.method
+    oversized = _oversized(request)
+    if oversized is not None:  # refused before the API: no session check, not counted
+        org.log.record(method, request.url.path, oversized.status_code, f"{method} (oversized)")
+        return oversized
     if not segments:
         response: Response = JSONResponse(versions())
         org.log.record(method, request.url.path, response.status_code, f"{method} versions")

@@ -1,8 +1,9 @@
 """Running a parsed SOQL query against the store: name resolution, filtering, ordering, rendering.
 
 Resolution happens once per query (unknown objects and fields fail before any record is read); parents
-are fetched by id in batches and children grouped per parent, so a query over tens of thousands of
-records never does per-pair lookups.
+are fetched by id in batches and children by their parent reference (an indexed look-up per 500 parents),
+so a query over tens of thousands of records never does per-pair lookups. A WHERE clause that pins Id or
+an indexed field with ``=`` or ``IN`` (alone or in an AND) reads only the records the index names.
 """
 
 from __future__ import annotations
@@ -67,6 +68,16 @@ class ChildPlan:
     plan: Plan
 
 
+@dataclass(frozen=True)
+class IndexHint:
+    """A WHERE term every matching record satisfies: ``field`` (Id or an indexed field of the queried
+    object) equals one of ``values``. The store fetches just those candidates; the full WHERE still
+    decides."""
+
+    field: FieldDef
+    values: tuple[str, ...]
+
+
 @dataclass
 class Plan:
     obj: ObjectDef
@@ -77,6 +88,7 @@ class Plan:
     limit: int | None = None
     offset: int | None = None
     hop_paths: set[tuple[FieldDef, ...]] = field(default_factory=set)
+    index: IndexHint | None = None
 
 
 class Resolver:
@@ -275,6 +287,7 @@ class Planner:
                 plan.items.append(ChildPlan(relationship, child))
         if query.where is not None:
             plan.where = self.condition(obj, query.where, plan)
+            plan.index = self.index_hint(obj, query.where)
         for order in query.order_by:
             rf = self.resolve(obj, order.field)
             plan.hop_paths.add(tuple(rf.hops))
@@ -285,6 +298,25 @@ class Planner:
         plan.limit, plan.offset = query.limit, query.offset
         plan.hop_paths.discard(())
         return plan
+
+    def index_hint(self, obj: ObjectDef, cond: Condition) -> IndexHint | None:
+        """The narrowest ``=`` / ``IN`` term on Id or an indexed field that the whole condition implies
+        (a lone term, or one of an AND), if there is one."""
+        if isinstance(cond, BoolOp):
+            if cond.op != "AND":
+                return None
+            hints = [h for item in cond.items if (h := self.index_hint(obj, item)) is not None]
+            return min(hints, key=lambda h: len(h.values), default=None)
+        if not isinstance(cond, Comparison) or cond.op not in ("=", "IN"):
+            return None
+        rf = self.resolve(obj, cond.field)
+        f = rf.field
+        if rf.hops or not (f.type == "id" or (f.indexed and (f.type == "reference" or f.is_text))):
+            return None
+        literals = cond.value if isinstance(cond.value, list) else [cond.value]
+        if not all(lit.kind == "string" for lit in literals):
+            return None  # nulls, numbers, dates: leave them to the scan
+        return IndexHint(f, tuple(str(lit.value) for lit in literals))
 
     def condition(self, obj: ObjectDef, cond: Condition, plan: Plan) -> Callable[[Record, Resolver], bool]:
         if isinstance(cond, BoolOp):
@@ -419,7 +451,7 @@ class QueryEngine:
         plan = Planner(self.schema, text).plan(parse_soql(text))
         resolver = Resolver(self.store)
         with self.store.lock:
-            rows = self.store.scan(plan.obj.name, include_deleted)
+            rows = self._candidates(plan, include_deleted)
             rows = self._select(plan, rows, resolver)
             if plan.count is None:
                 return QueryResult(len(rows), [])
@@ -429,6 +461,17 @@ class QueryEngine:
                 return QueryResult(1, [{"attributes": {"type": "AggregateResult"}, "expr0": n}])
             records = self._render_all(plan, rows, resolver, version, include_deleted)
         return QueryResult(len(records), records)
+
+    def _candidates(self, plan: Plan, include_deleted: bool) -> list[Record]:
+        """The queried object's records that may match, in insertion order: by index when the WHERE
+        clause pins an indexed field (``Id IN (...)``, ``NetSuite_Internal_ID__c IN (...)``,
+        ``Product2Id IN (...)``), else all of them."""
+        hint = plan.index
+        if hint is None:
+            return self.store.scan(plan.obj.name, include_deleted)
+        if hint.field.type == "id":
+            return self.store.find_ids(plan.obj.name, hint.values, include_deleted)
+        return self.store.find_in(plan.obj.name, hint.field, hint.values, include_deleted)
 
     def _select(self, plan: Plan, rows: list[Record], resolver: Resolver) -> list[Record]:
         resolver.prefetch(rows, plan.hop_paths)
@@ -496,17 +539,7 @@ class QueryEngine:
         rel = item.relationship
         child_obj = self.schema.objects[rel.child]
         link = child_obj.fields[rel.field]
-        if len(parents) <= 50:
-            candidates = [
-                c for p in parents for c in self.store.find(child_obj.name, link, p["Id"], include_deleted)
-            ]
-        else:
-            wanted = {p["Id"][:15] for p in parents}
-            candidates = [
-                c
-                for c in self.store.scan(child_obj.name, include_deleted)
-                if c.get(link.name) and c[link.name][:15] in wanted
-            ]
+        candidates = self.store.find_in(child_obj.name, link, [p["Id"] for p in parents], include_deleted)
         grouped: dict[str, list[Record]] = {}
         for c in candidates:
             grouped.setdefault(c[link.name][:15], []).append(c)

@@ -167,6 +167,38 @@ class Store:
         rows = self.fetchall(sql + " ORDER BY r.seq", (sobject, f.name, lookup_value(f, value)))
         return [json.loads(d) for (d,) in rows]
 
+    def find_in(
+        self, sobject: str, f: FieldDef, values: Iterable[Any], include_deleted: bool = False
+    ) -> list[Record]:
+        """Records whose indexed field ``f`` equals any of ``values``, in insertion order: one indexed
+        look-up per 500 values, so an IN list or a child subquery never scans the object."""
+        keys = sorted({lookup_value(f, v) for v in values if v not in (None, "")})
+        sql = (
+            "SELECT r.seq, r.data FROM lookups l JOIN records r ON r.key = l.key "
+            "WHERE l.sobject = ? AND l.field = ? AND l.value IN ({marks})"
+        )
+        if not include_deleted:
+            sql += " AND r.is_deleted = 0"
+        return self._chunked(sql, (sobject, f.name), keys)
+
+    def find_ids(
+        self, sobject: str, record_ids: Iterable[str], include_deleted: bool = False
+    ) -> list[Record]:
+        """The records of ``sobject`` among ``record_ids`` (15 or 18 characters), in insertion order."""
+        keys = sorted({id_key(i) for i in record_ids if i})
+        sql = "SELECT seq, data FROM records WHERE sobject = ? AND key IN ({marks})"
+        if not include_deleted:
+            sql += " AND is_deleted = 0"
+        return self._chunked(sql, (sobject,), keys)
+
+    def _chunked(self, sql: str, params: tuple[Any, ...], keys: list[str]) -> list[Record]:
+        rows: list[tuple[int, str]] = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows.extend(self.fetchall(sql.format(marks=",".join("?" * len(chunk))), (*params, *chunk)))
+        rows.sort(key=lambda row: row[0])
+        return [json.loads(data) for _, data in rows]
+
     def count(self, sobject: str) -> int:
         rows = self.fetchall("SELECT COUNT(*) FROM records WHERE sobject = ? AND is_deleted = 0", (sobject,))
         return int(rows[0][0])
