@@ -95,6 +95,7 @@ def build_workers(
         salesforce.link_account_to_customer,
         salesforce.write_order_status,
         salesforce.upsert_invoice,
+        salesforce.upsert_fulfillment,
         salesforce.write_billing_totals,
         salesforce.read_account,
         salesforce.find_account_for_customer,

@@ -122,7 +122,8 @@ class NetSuiteActivities:
             return None
         return (
             f"Opportunity {order.opportunity_id} cannot be ordered: {'; '.join(problems)}. Reactivate the "
-            "item in NetSuite, or replace the product on the opportunity with an active one, then retry."
+            "item in NetSuite (the catalog sync then reactivates the product too), or replace the line "
+            "with an active product, then retry."
         )
 
     @activity.defn(name="get_sales_order")

@@ -34,9 +34,9 @@ class NetSuitePollerActivities:
 
     @activity.defn(name="read_netsuite_changes")
     async def read_netsuite_changes(self, request: ReadChanges) -> NetSuiteChanges:
-        """Invoices and customers changed since the watermark (minus the overlap), and the overdue
-        invoices whose shown state changed since last saved. Without a watermark (first run) the poller
-        starts from NetSuite's newest change: the account's history is not replayed."""
+        """Invoices, item fulfilments and customers changed since the watermark (minus the overlap), and
+        the overdue invoices whose shown state changed since last saved. Without a watermark (first run)
+        the poller starts from NetSuite's newest change: the account's history is not replayed."""
         with api_errors():
             if request.watermark:
                 start = parse_netsuite_time(request.watermark)
@@ -45,18 +45,23 @@ class NetSuitePollerActivities:
             since = start - dt.timedelta(seconds=request.overlap_seconds)
             invoices = await self._billing.invoices_changed_since(since)
             activity.heartbeat("changed invoices")
+            fulfillments = await self._billing.fulfillments_changed_since(since)
+            activity.heartbeat("changed fulfillments")
             changed_customers = await self._billing.customers_changed_since(since)
             activity.heartbeat("changed customers")
             overdue = await self._billing.overdue_invoices(lambda n: activity.heartbeat(f"overdue {n}"))
         orders = await asyncio.to_thread(
             self._store.salesforce_ids,
             LinkKind.ORDER,
-            [i.sales_order_id for i in [*invoices, *overdue] if i.sales_order_id],
+            [
+                *(i.sales_order_id for i in [*invoices, *overdue] if i.sales_order_id),
+                *(f.sales_order_id for f in fulfillments if f.sales_order_id),
+            ],
         )
-        # An order q2c did not make is not q2c's to follow. Of q2c's, an invoice is signalled when what
-        # Salesforce shows of it changed since it was last signalled: a modification, or for an overdue
-        # one a day more overdue (time passing modifies nothing) - not every poll, nor each time the
-        # overlap reads a change again.
+        # An order q2c did not make is not q2c's to follow. Of q2c's, an invoice or fulfilment is
+        # signalled when what Salesforce shows of it changed since it was last signalled: a
+        # modification, or for an overdue invoice a day more overdue (time passing modifies nothing) -
+        # not every poll, nor each time the overlap reads a change again.
         shown = await asyncio.to_thread(self._store.shown_invoices)
         edited = [i for i in invoices if i.sales_order_id in orders]
         late = [i for i in overdue if i.sales_order_id in orders]
@@ -66,9 +71,16 @@ class NetSuitePollerActivities:
             i for i in late if shown.get(i.invoice_id) != i.shown and i.invoice_id not in signalled
         ]
         changed += late_changed[: request.overdue_signals_per_poll]  # the rest: the next poll's
-        opportunities = {orders[i.sales_order_id or ""] for i in changed}
-        watched = {i.invoice_id for i in [*edited, *late]}
-        newest = [parse_netsuite_time(i.modified) for i in invoices if i.modified]
+        shipped = [f for f in fulfillments if f.sales_order_id in orders]
+        shipped_changed = [f for f in shipped if shown.get(f.fulfillment_id) != f.shown]
+        reasons: dict[str, set[str]] = {}
+        for invoice in changed:
+            reasons.setdefault(orders[invoice.sales_order_id or ""], set()).add("invoice")
+        for fulfillment in shipped_changed:
+            reasons.setdefault(orders[fulfillment.sales_order_id or ""], set()).add("fulfilment")
+        watched = {i.invoice_id for i in [*edited, *late]} | {f.fulfillment_id for f in shipped}
+        stamps = [i.modified for i in invoices] + [f.modified for f in fulfillments]
+        newest = [parse_netsuite_time(stamp) for stamp in stamps if stamp]
         newest += [parse_netsuite_time(modified) for _, modified in changed_customers if modified]
         newest.append(start)  # never move back
         customers = {i.customer_id for i in invoices if i.customer_id}
@@ -76,12 +88,20 @@ class NetSuitePollerActivities:
         customers |= {customer_id for customer_id, _ in changed_customers}
         return NetSuiteChanges(
             watermark=max(newest).isoformat(),
-            opportunity_ids=sorted(opportunities),
+            opportunity_ids=sorted(reasons),
             customer_ids=sorted(customers),
             invoices_read=len(invoices),
             changed_customer_ids=sorted({customer_id for customer_id, _ in changed_customers}),
-            shown_invoices={i.invoice_id: i.shown for i in changed},
+            shown_invoices={
+                **{i.invoice_id: i.shown for i in changed},
+                **{f.fulfillment_id: f.shown for f in shipped_changed},
+            },
             unwatched_invoices=sorted(set(shown) - watched),
+            fulfillments_read=len(fulfillments),
+            reasons={
+                opportunity_id: f"NetSuite {' and '.join(sorted(kinds))} changed"
+                for opportunity_id, kinds in reasons.items()
+            },
         )
 
     @activity.defn(name="evaluate_credit")

@@ -16,6 +16,7 @@ from q2c.domain.messages import (
     BillingTotals,
     CreditTask,
     FindAccount,
+    FulfillmentUpsert,
     InvoiceUpsert,
     LinkAccount,
     OrderStatusUpdate,
@@ -27,6 +28,8 @@ from q2c.domain.records import Account, Opportunity
 from workflows import names
 
 SYNC_MESSAGE_MAX = 1000  # length of Opportunity.Q2C_Sync_Message__c
+ORDER_STATUS_MAX = 80  # of Opportunity.NetSuite_Order_Status__c
+NAME_MAX = 80  # of a custom object's Name
 
 
 class SalesforceActivities:
@@ -73,6 +76,11 @@ class SalesforceActivities:
         elif request.clear_sales_order:
             fields["NetSuite_Sales_Order_ID__c"] = None
             fields["NetSuite_Sales_Order_Number__c"] = None
+            fields["NetSuite_Order_Status__c"] = None
+        if request.inventory_warning is not None:
+            fields["Inventory_Warning__c"] = request.inventory_warning
+        elif request.clear_inventory_warning:
+            fields["Inventory_Warning__c"] = None
         with api_errors():
             await asyncio.to_thread(self._client.update, "Opportunity", request.opportunity_id, fields)
         return Written(record_id=request.opportunity_id)
@@ -99,9 +107,39 @@ class SalesforceActivities:
             )
         return Written(record_id=invoice.id)
 
+    @activity.defn(name="upsert_fulfillment")
+    async def upsert_fulfillment(self, request: FulfillmentUpsert) -> Written:
+        """One item fulfilment as a NetSuite_Fulfillment__c record, upserted by the fulfilment's id."""
+        fulfillment = request.fulfillment
+        fields: dict[str, object] = {
+            "Name": fulfillment.number[:NAME_MAX],
+            "Opportunity__c": request.opportunity_id,
+            "Status__c": fulfillment.status,
+            "Ship_Date__c": fulfillment.ship_date,
+            "Tracking_Numbers__c": fulfillment.tracking_text() or None,
+            "Lines__c": fulfillment.lines_text() or None,
+            "Quantity__c": float(fulfillment.quantity),
+        }
+        if request.account_id:
+            fields["Account__c"] = request.account_id
+        with api_errors():
+            await asyncio.to_thread(
+                self._client.upsert,
+                "NetSuite_Fulfillment__c",
+                "NetSuite_Fulfillment_ID__c",
+                fulfillment.id,
+                fields,
+            )
+        return Written(record_id=fulfillment.id)
+
     @activity.defn(name="write_billing_totals")
     async def write_billing_totals(self, request: BillingTotals) -> Written:
-        fields = {"Billed_Amount__c": float(request.billed), "Paid_Amount__c": float(request.paid)}
+        fields: dict[str, object] = {
+            "Billed_Amount__c": float(request.billed),
+            "Paid_Amount__c": float(request.paid),
+        }
+        if request.order_status is not None:
+            fields["NetSuite_Order_Status__c"] = request.order_status[:ORDER_STATUS_MAX]
         with api_errors():
             await asyncio.to_thread(self._client.update, "Opportunity", request.opportunity_id, fields)
         return Written(record_id=request.opportunity_id)

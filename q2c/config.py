@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -99,6 +100,17 @@ class Settings(BaseSettings):
     credit_overdue_days: int = Field(default=30, ge=0)
     billing_checks_per_run: int = Field(default=500, ge=1)
     netsuite_poll_interval_seconds: float = Field(default=60.0, gt=0)
+
+    # Catalog (items, prices) and inventory (stock per location) from NetSuite: the two schedules.
+    catalog_sync_interval_seconds: float = Field(default=3600.0, gt=0)
+    inventory_sync_interval_seconds: float = Field(default=300.0, gt=0)
+
+    # Stock at deal close (order to cash). A deal whose lines ask for more units of a stock-tracked product
+    # than Product2.Quantity_Available__c shows: "warn" creates the sales order and says what is short on
+    # Opportunity.Inventory_Warning__c; "hold" waits in awaiting_stock, re-reading the opportunity when the
+    # inventory sync signals stock_changed and, as a safety net, every stock_recheck_seconds.
+    stock_shortfall: Literal["warn", "hold"] = "warn"
+    stock_recheck_seconds: float = Field(default=3600.0, gt=0)
 
     # Account sync on/off: off, the pollers and the webhook leave accounts, customers and contacts alone
     # (order-to-cash still links the account of a won deal to its customer).

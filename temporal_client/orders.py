@@ -23,7 +23,7 @@ from q2c.domain.messages import (
     RecordLinks,
     RetryRequest,
 )
-from q2c.domain.order import OrderStage
+from q2c.domain.order import OrderStage, StockShortfallPolicy
 from q2c.domain.salesforce_ids import normalize_salesforce_id
 from workflows import names
 
@@ -47,6 +47,8 @@ def order_input(settings: Settings, opportunity_id: str) -> OrderInput:
             credit_recheck_seconds=settings.credit_recheck_seconds,
             credit_overdue_days=settings.credit_overdue_days,
             billing_checks_per_run=settings.billing_checks_per_run,
+            stock_shortfall=StockShortfallPolicy(settings.stock_shortfall),
+            stock_recheck_seconds=settings.stock_recheck_seconds,
         ),
         links=RecordLinks(
             salesforce=salesforce_ui, netsuite=settings.netsuite_ui_url or settings.netsuite_base_url
@@ -135,6 +137,7 @@ ORDER_CREATED = frozenset(
 SETTLED = ORDER_CREATED | {
     OrderStage.NEEDS_ATTENTION,
     OrderStage.AWAITING_CREDIT_RELEASE,
+    OrderStage.AWAITING_STOCK,
     OrderStage.REOPENED,
     OrderStage.OPPORTUNITY_NOT_FOUND,
 }

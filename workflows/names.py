@@ -76,3 +76,14 @@ SEARCH_ATTRIBUTES = (
     ORDER_AMOUNT,
     ORDER_CURRENCY,
 )
+
+CATALOG_WORKFLOW = "CatalogSync"
+CATALOG_SCHEDULE = "sync-catalog"
+CATALOG_WORKFLOW_ID = "catalog"
+INVENTORY_WORKFLOW = "InventorySync"
+INVENTORY_SCHEDULE = "sync-inventory"
+INVENTORY_WORKFLOW_ID = "inventory"
+
+# Order to cash: stock. The inventory sync sends stock_changed to the orders in awaiting_stock
+# (temporal_client.stock.signal_orders_awaiting_stock).
+STOCK_CHANGED_SIGNAL = "stock_changed"

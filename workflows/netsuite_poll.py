@@ -1,5 +1,5 @@
-"""The NetSuite change poller: billing and credit changes since a watermark, handed to the workflows
-and accounts concerned. Started by the ``poll-netsuite`` Temporal Schedule (pausable in the web UI)."""
+"""The NetSuite change poller: billing, fulfilment and credit changes since a watermark, handed to the
+workflows and accounts concerned. Started by the ``poll-netsuite`` Temporal Schedule (pausable in the web UI)."""
 
 from __future__ import annotations
 
@@ -52,10 +52,11 @@ class NetSuitePoll:
     """One poll of NetSuite. Id: ``poll:netsuite-<time>`` (from the schedule) or any id by hand.
 
     Steps: load the watermark (the newest NetSuite modification time handled so far; a first poll
-    starts from NetSuite's newest change, replaying nothing); read invoices and customers changed
-    since it (minus an overlap), and the overdue invoices whose days overdue, amount due or status
-    changed since last shown (time passing changes no modification date); signal ``billing_changed``
-    to the order of each; hand changed customers to account sync; find the orders waiting in
+    starts from NetSuite's newest change, replaying nothing); read invoices, item fulfilments and
+    customers changed since it (minus an overlap), and the overdue invoices whose days overdue, amount
+    due or status changed since last shown (time passing changes no modification date); signal
+    ``billing_changed`` to the order of each invoice and fulfilment (the order it was created from,
+    when q2c made that order) whose shown state changed; hand changed customers to account sync; find the orders waiting in
     ``awaiting_credit_release``; evaluate credit in set-based queries (every customer the rule may
     hold, plus those last shown as held); for every customer whose state differs from what Salesforce
     was last told: set the account's hold flag, reason and balances and raise a Task for the account
@@ -103,7 +104,11 @@ class NetSuitePoll:
         )
         signalled = await self._signal_orders(
             [
-                (o, names.BILLING_CHANGED_SIGNAL, BillingChanged(reason="NetSuite invoice changed"))
+                (
+                    o,
+                    names.BILLING_CHANGED_SIGNAL,
+                    BillingChanged(reason=changes.reasons.get(o, "NetSuite invoice changed")),
+                )
                 for o in changes.opportunity_ids
             ]
         )
@@ -179,6 +184,7 @@ class NetSuitePoll:
             holds_released=released,
             accounts_signalled=accounts,
             parked=parked,
+            fulfillments_read=changes.fulfillments_read,
         )
 
     async def _show_credit(self, change: CreditChange) -> None:

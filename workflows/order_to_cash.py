@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         CreditReleased,
         DealClosed,
         DealReopened,
+        FulfillmentUpsert,
         GetOrderBilling,
         GetSalesOrder,
         InvoiceUpsert,
@@ -45,13 +46,17 @@ with workflow.unsafe.imports_passed_through():
         OrderStatusUpdate,
         ReadOpportunity,
         RetryRequest,
+        StockChanged,
     )
     from q2c.domain.order import (
         OrderStage,
+        StockShortfallPolicy,
         SyncStatus,
         order_problems,
         plan_customer,
         plan_sales_order,
+        stock_shortfalls,
+        stock_warning,
     )
     from q2c.domain.records import Account, Opportunity, SalesOrder
     from q2c.domain.sync import Side
@@ -70,6 +75,10 @@ MATCH_CUSTOMER = "order-matches-customer"  # an unlinked account is matched befo
 KEEP_ORDER_ON_WRITE_BACK_FAILURE = "keep-order-on-write-back-failure"
 BILLED_ORDER_GUARD = "billed-order-guard"  # an order already billed is never upserted again
 OPPORTUNITY_GONE_ENDS = "opportunity-gone-ends"  # no opportunity, no order: end instead of parking
+FOLLOW_FULFILLMENT = "order-follows-fulfillment"  # the order's NetSuite status and fulfilments are shown
+FULFILLED_ORDER_GUARD = "fulfilled-order-guard"  # a reopened deal never closes an order already shipped
+STOCK_AT_DEAL_CLOSE = "stock-at-deal-close"  # lines beyond the available stock: warn, or awaiting_stock
+INACTIVE_PRODUCT_PARKS = "inactive-product-parks"  # a product inactive in Salesforce parks the order
 
 
 class DealReopenedMidway(Exception):
@@ -92,6 +101,12 @@ class OrderToCash:
          unlinked one is matched first, by exactly the account sync's rules (cross id, domain, normalized
          name): one candidate -> linked (ids written on both sides), none -> created (upserted by the
          account id), several -> ``needs_attention`` listing them until ``choose_match`` says which.
+         Stock: a line asking for more units of a stock-tracked product than Product2 shows available
+         (lines of one product added up) is, by ``stock_shortfall``, ordered anyway with the shortfall on
+         ``Inventory_Warning__c`` (``warn``, the default; cleared when a later read finds none), or
+         waited for in ``awaiting_stock`` (``hold``): the opportunity is re-read on ``stock_changed``
+         (the inventory sync), ``retry`` and every ``stock_recheck_seconds``, and the order goes on once
+         the stock is there. A product inactive in Salesforce parks the order.
       3. ``awaiting_credit_release``: only while the customer is on credit hold (override On, over its
          limit, or an invoice overdue beyond ``credit_overdue_days``). Leaves on ``credit_released``
          (poller), ``approve_credit`` (finance), or a re-check on a durable timer
@@ -102,13 +117,15 @@ class OrderToCash:
          old one) is not upserted again: the order follows that billing instead.
       5. ``awaiting_invoice`` -> ``awaiting_payment``: re-read the order's invoices whenever the NetSuite
          poller signals ``billing_changed`` and, as a safety net, every ``billing_recheck_seconds``;
-         upsert each changed invoice into ``NetSuite_Invoice__c`` and the billed/paid totals onto the
-         opportunity. Continues-as-new when the history grows long.
+         upsert each changed invoice into ``NetSuite_Invoice__c``, each changed item fulfilment into
+         ``NetSuite_Fulfillment__c`` and the billed/paid totals and the sales order's NetSuite status
+         onto the opportunity (only what changed since the last write: fingerprints in the status).
+         Continues-as-new when the history grows long.
       6. ``paid`` (every invoice paid, nothing left to bill) or ``order_closed`` (closed in NetSuite
          unbilled): the workflow completes.
 
     Signals: ``deal_closed``, ``deal_reopened``, ``retry``, ``billing_changed``, ``credit_released``,
-    ``approve_credit``, ``choose_match``. Query: ``status() -> OrderStatus``.
+    ``approve_credit``, ``choose_match``, ``stock_changed``. Query: ``status() -> OrderStatus``.
 
     ``deal_reopened`` is a claim, not a fact: outbound messages come at least once, out of order, for up
     to a day. The workflow re-reads the opportunity and acts on what Salesforce says now; a stale claim
@@ -132,8 +149,8 @@ class OrderToCash:
         whatever happens to this deal.
       - deal reopened (left Closed Won, as Salesforce confirms) after the order exists -> close the sales
         order and clear the order fields on the opportunity (stage ``reopened``, waiting for the deal to be
-        won again). An order already invoiced is never silently undone: it parks in ``needs_attention``
-        for finance.
+        won again). An order already invoiced or fulfilled is never silently undone: it parks in
+        ``needs_attention`` for finance.
     """
 
     @workflow.init
@@ -146,6 +163,7 @@ class OrderToCash:
         self._wake = False  # retry / deal_closed: start the current step over
         self._billing_nudged = False
         self._credit_nudged = False
+        self._stock_nudged = False
         self._choice: ChooseMatch | None = None
 
     # -- signals and query -------------------------------------------------------------------------
@@ -182,6 +200,10 @@ class OrderToCash:
     def choose_match(self, choice: ChooseMatch) -> None:
         self._choice = choice
         self._wake = True
+
+    @workflow.signal(name=names.STOCK_CHANGED_SIGNAL)
+    def stock_changed(self, event: StockChanged) -> None:
+        self._stock_nudged = True
 
     @workflow.query(name=names.STATUS_QUERY)
     def status(self) -> OrderStatus:
@@ -274,9 +296,9 @@ class OrderToCash:
             await self._write_back(self._status.pending_write_back)
             return
         self._set_stage(OrderStage.READING_OPPORTUNITY)
+        self._stock_nudged = False  # the read below sees every stock change signalled before it
         opp = await self._read_opportunity()
-        self._status.account_id = opp.account.id if opp.account else None
-        self._status.amount, self._status.currency = opp.amount, opp.currency
+        self._take_opportunity(opp)
         # Before anything else (a credit hold, a product since retired): an order NetSuite has billed is
         # followed as it is, never made again.
         if opp.netsuite_sales_order_id and workflow.patched(BILLED_ORDER_GUARD):
@@ -285,12 +307,13 @@ class OrderToCash:
         mapping = await self._call(
             MappingActivities.load_mapping, LoadMapping(), summary="Load the mapping file"
         )
-        problems = order_problems(opp, mapping)
-        if problems:
-            raise NeedsAttention(" ".join(problems))
+        self._check_problems(opp, mapping)
+        opp = await self._wait_for_stock(opp, mapping)
         assert opp.account is not None and opp.currency is not None
 
-        await self._write_status(SyncStatus.IN_PROGRESS, "Creating the NetSuite sales order.")
+        await self._write_status(
+            SyncStatus.IN_PROGRESS, "Creating the NetSuite sales order.", warning_against=opp
+        )
         self._set_stage(OrderStage.ENSURING_CUSTOMER)
         customer_id = await self._ensure_customer(opp.account, opp.currency, mapping)
         self._status.netsuite_customer_id = customer_id
@@ -319,6 +342,57 @@ class OrderToCash:
         except asyncio.CancelledError:
             await self._compensate(undo)
             raise
+
+    def _take_opportunity(self, opp: Opportunity) -> None:
+        self._status.account_id = opp.account.id if opp.account else None
+        self._status.amount, self._status.currency = opp.amount, opp.currency
+
+    def _check_problems(self, opp: Opportunity, mapping: Mapping) -> None:
+        # Histories from before the check sent an inactive product's line to NetSuite.
+        inactive = any(line.product is not None and not line.product.is_active for line in opp.lines)
+        check_active = inactive and workflow.patched(INACTIVE_PRODUCT_PARKS)
+        problems = order_problems(opp, mapping, check_active=check_active)
+        if problems:
+            raise NeedsAttention(" ".join(problems))
+
+    async def _wait_for_stock(self, opp: Opportunity, mapping: Mapping) -> Opportunity:
+        """What the lines ask for beyond the available stock: shown (``warn``), or waited for in
+        ``awaiting_stock`` until it is there (``hold``). Returns the opportunity as last read."""
+        options, status = self._input.options, self._status
+        while True:
+            shortfalls = stock_shortfalls(opp)
+            if not shortfalls and not opp.inventory_warning:
+                status.stock_shortfalls, status.inventory_warning = [], None
+                return opp
+            if not workflow.patched(STOCK_AT_DEAL_CLOSE):
+                return opp  # histories from before ordered whatever the stock
+            status.stock_shortfalls, status.inventory_warning = shortfalls, stock_warning(opp, shortfalls)
+            if not shortfalls or options.stock_shortfall is not StockShortfallPolicy.HOLD:
+                return opp
+            if (
+                status.stage is not OrderStage.AWAITING_STOCK
+                or status.inventory_warning != opp.inventory_warning
+            ):
+                self._set_stage(OrderStage.AWAITING_STOCK)
+                await self._write_status(
+                    SyncStatus.IN_PROGRESS,
+                    f"{status.inventory_warning} The order waits until the stock is there or the lines "
+                    "change; q2c re-checks when the inventory sync reports a change, and "
+                    f"{_every(options.stock_recheck_seconds)} (or now: q2c retry {status.opportunity_id}).",
+                    warning_against=opp,
+                )
+            # When the timer fires first, the loop re-reads: stock may arrive unseen by the inventory sync.
+            await _wait_or_recheck(
+                lambda: self._stock_nudged or self._wake or self._maybe_reopened(),
+                options.stock_recheck_seconds,
+            )
+            await self._settle_reopen_claim()
+            if not status.deal_won:
+                raise DealReopenedMidway()
+            self._stock_nudged = self._wake = False  # before the read: a signal during it counts
+            opp = await self._read_opportunity(summary_prefix="Re-check stock: read")
+            self._take_opportunity(opp)
+            self._check_problems(opp, mapping)
 
     async def _write_back(self, sales_order_id: str) -> None:
         order = await self._call(
@@ -500,6 +574,9 @@ class OrderToCash:
 
     async def _show_billing(self, billing: OrderBilling) -> None:
         """Write to Salesforce what changed since the last write, and nothing else."""
+        status = self._status
+        follows = self._follows_fulfillment(billing)
+        shown_fulfillments = await self._show_fulfillments(billing) if follows else False
         for invoice in billing.invoices:
             fingerprint = invoice.fingerprint()
             if self._status.invoices.get(invoice.id) == fingerprint:
@@ -515,16 +592,55 @@ class OrderToCash:
                 summary=f"Upsert invoice {invoice.number} into Salesforce",
             )
             self._status.invoices[invoice.id] = fingerprint
-        if (billing.billed, billing.paid) != (self._status.billed, self._status.paid):
+        order_status = (billing.sales_order_status or None) if follows else None
+        if order_status == status.netsuite_order_status:
+            order_status = None  # shown already
+        if (billing.billed, billing.paid) != (status.billed, status.paid) or order_status:
+            shown_status = f"; NetSuite status {order_status}" if order_status else ""
             await self._call(
                 SalesforceActivities.write_billing_totals,
                 BillingTotals(
-                    opportunity_id=self._status.opportunity_id, billed=billing.billed, paid=billing.paid
+                    opportunity_id=status.opportunity_id,
+                    billed=billing.billed,
+                    paid=billing.paid,
+                    order_status=order_status,
                 ),
-                summary=f"Billed {billing.billed}, paid {billing.paid} on the opportunity",
+                summary=f"Billed {billing.billed}, paid {billing.paid}{shown_status} on the opportunity",
             )
-            self._status.billed, self._status.paid = billing.billed, billing.paid
+            status.billed, status.paid = billing.billed, billing.paid
+            status.netsuite_order_status = order_status or status.netsuite_order_status
             workflow.set_current_details(self._details())
+        elif shown_fulfillments:
+            workflow.set_current_details(self._details())
+
+    def _follows_fulfillment(self, billing: OrderBilling) -> bool:
+        """Whether this run shows the order's NetSuite status and fulfilments (histories from before did
+        not); asked only when there is something to show."""
+        news = billing.fulfillments or (
+            billing.sales_order_status and billing.sales_order_status != self._status.netsuite_order_status
+        )
+        return bool(news) and workflow.patched(FOLLOW_FULFILLMENT)
+
+    async def _show_fulfillments(self, billing: OrderBilling) -> bool:
+        """Upsert each fulfilment whose shown fields changed since written; True when any was."""
+        written = False
+        for fulfillment in billing.fulfillments:
+            shown = fulfillment.shown()
+            previous = self._status.fulfillments.get(fulfillment.id)
+            if previous is not None and previous.fingerprint == shown.fingerprint:
+                continue
+            await self._call(
+                SalesforceActivities.upsert_fulfillment,
+                FulfillmentUpsert(
+                    fulfillment=fulfillment,
+                    account_id=self._status.account_id,
+                    opportunity_id=self._status.opportunity_id,
+                ),
+                summary=f"Upsert fulfilment {fulfillment.number} ({fulfillment.status}) into Salesforce",
+            )
+            self._status.fulfillments[fulfillment.id] = shown
+            written = True
+        return written
 
     # -- compensations ---------------------------------------------------------------------------------
     async def _undo_for_reopened_deal(self) -> None:
@@ -545,11 +661,20 @@ class OrderToCash:
                     f"{self._status.sales_order_number} is already invoiced ({numbers}); q2c does not undo "
                     "invoiced orders. Credit the invoices in NetSuite, or set the deal back to Closed Won."
                 )
+            if billing.fulfillments and workflow.patched(FULFILLED_ORDER_GUARD):
+                numbers = ", ".join(f"{f.number} ({f.status})" for f in billing.fulfillments)
+                raise NeedsAttention(
+                    f"Opportunity {self._status.opportunity_id} left Closed Won, but its sales order "
+                    f"{self._status.sales_order_number} is already fulfilled ({numbers}); q2c does not undo "
+                    "fulfilled orders. Bill or take back the goods in NetSuite, or set the deal back to "
+                    "Closed Won."
+                )
             await self._close_sales_order()
         closed = self._status.sales_order_number or order_id
         self._status.sales_order_id = self._status.sales_order_number = None
         self._status.pending_write_back = None
         self._status.invoices, self._status.billed, self._status.paid = {}, None, None
+        self._status.fulfillments, self._status.netsuite_order_status = {}, None
         self._set_stage(OrderStage.REOPENED)
         await self._write_status(
             SyncStatus.CLOSED,
@@ -595,17 +720,28 @@ class OrderToCash:
         *,
         sales_order: SalesOrder | None = None,
         clear_sales_order: bool = False,
+        warning_against: Opportunity | None = None,
     ) -> None:
+        """``warning_against``: the opportunity as read; the write also makes its Inventory_Warning__c
+        show the current warning (or none), unless it does already."""
+        update = OrderStatusUpdate(
+            opportunity_id=self._status.opportunity_id,
+            status=status,
+            message=message,
+            sales_order_id=sales_order.id if sales_order else None,
+            sales_order_number=sales_order.tran_id if sales_order else None,
+            clear_sales_order=clear_sales_order,
+        )
+        warning = self._status.inventory_warning
+        if (
+            warning_against is not None
+            and warning != warning_against.inventory_warning
+            and workflow.patched(STOCK_AT_DEAL_CLOSE)
+        ):
+            update.inventory_warning, update.clear_inventory_warning = warning, warning is None
         await self._call(
             SalesforceActivities.write_order_status,
-            OrderStatusUpdate(
-                opportunity_id=self._status.opportunity_id,
-                status=status,
-                message=message,
-                sales_order_id=sales_order.id if sales_order else None,
-                sales_order_number=sales_order.tran_id if sales_order else None,
-                clear_sales_order=clear_sales_order,
-            ),
+            update,
             summary=f"Set sync status {status.value!r} on opportunity {self._status.opportunity_id}",
         )
 
@@ -637,8 +773,23 @@ class OrderToCash:
             lines.append(f"**Needs attention:** {status.attention_reason}")
         if status.stage is OrderStage.AWAITING_CREDIT_RELEASE and status.credit_hold_reason:
             lines.append(f"**Credit hold:** {status.credit_hold_reason}")
+        if status.inventory_warning:
+            label = "Waiting for stock" if status.stage is OrderStage.AWAITING_STOCK else "Inventory warning"
+            lines.append(f"**{label}:** {status.inventory_warning}")
         if status.billed is not None:
             lines.append(f"**Billed:** {status.billed} · **Paid:** {status.paid} {status.currency or ''}")
+        if status.netsuite_order_status:
+            lines.append(f"**NetSuite order status:** {status.netsuite_order_status}")
+        if status.fulfillments:
+            lines.append(
+                "**Fulfilments:** "
+                + "; ".join(
+                    f"{f.number} {f.status}"
+                    + (f" {f.ship_date}" if f.ship_date else "")
+                    + f": {f.lines.replace(chr(10), ', ')}"
+                    for f in status.fulfillments.values()
+                )
+            )
         if links.salesforce:
             lines.append(
                 f"**Opportunity:** [{status.opportunity_id}]"
@@ -660,6 +811,16 @@ class OrderToCash:
                 f"({links.netsuite}/app/common/entity/custjob.nl?id={status.netsuite_customer_id})"
             )
         return "\n\n".join(lines)
+
+
+def _every(seconds: float) -> str:
+    """ "every hour", "every 2 hours", "every 90 minutes", "every 45 seconds"."""
+    count, unit = round(seconds), "second"
+    for name, length in (("hour", 3600), ("minute", 60)):
+        if seconds >= length and seconds % length == 0:
+            count, unit = int(seconds // length), name
+            break
+    return f"every {unit}" if count == 1 else f"every {count} {unit}s"
 
 
 async def _wait_or_recheck(condition: Callable[[], bool], seconds: float) -> None:

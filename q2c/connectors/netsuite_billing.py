@@ -1,4 +1,5 @@
-"""NetSuite billing reads: a sales order's invoices, a customer's credit, what changed since a time.
+"""NetSuite billing reads: a sales order's invoices and fulfilments, a customer's credit, what changed
+since a time.
 
 The SuiteQL lives here, in one place, with NetSuite's table and column names. Reads that need typed
 fields go through the record API (which every account has) rather than through SuiteQL columns.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,7 +17,14 @@ from typing import Any
 
 from q2c.connectors.errors import ApiError, ErrorKind
 from q2c.connectors.netsuite import RECORD_PATH, NetSuiteClient, parse_netsuite_time, ref_id, ref_name
-from q2c.domain.billing import CustomerCredit, Invoice, OrderBilling
+from q2c.domain.billing import (
+    CustomerCredit,
+    Fulfillment,
+    FulfillmentLine,
+    Invoice,
+    OrderBilling,
+    ship_status,
+)
 
 SUITEQL_TIME = "%Y-%m-%d %H:%M:%S"
 # SuiteQL prints a raw datetime column as a date in the user's format (no time): ask for the time.
@@ -37,6 +46,12 @@ CREDIT_COLUMNS = (
     "c.daysoverduesearch"
 )
 _SHOWN = ", ".join(f"t.{column}" for column in SHOWN_INVOICE_COLUMNS)
+# What Salesforce shows of a fulfilment (NetSuite_Fulfillment__c) from its transaction row; its lines
+# count too, and changing them modifies it.
+SHOWN_FULFILLMENT_COLUMNS = ("tranid", "status", "trandate", "trackingnumberlist")
+_SHOWN_FULFILLMENT = ", ".join(f"t.{column}" for column in SHOWN_FULFILLMENT_COLUMNS)
+# A date column comes back in the user's date format unless asked for as text.
+SHIP_DATE = "TO_CHAR(t.trandate, 'YYYY-MM-DD') AS shipdate"
 Progress = Callable[[int], None]  # called with the rows read so far, after every page (heartbeats)
 
 
@@ -76,9 +91,52 @@ class ChangedInvoice:
     shown: str = ""
 
 
-def _shown_fingerprint(row: dict[str, Any]) -> str:
-    text = "|".join(str(row.get(column, "")) for column in (*SHOWN_INVOICE_COLUMNS, "modified"))
+@dataclass(frozen=True)
+class ChangedFulfillment:
+    fulfillment_id: str
+    sales_order_id: str | None  # the order it was created from
+    modified: str
+    # A fingerprint of what Salesforce shows of the fulfilment (number, ship status, date, tracking
+    # numbers) and of its modification time (a change of its lines modifies it).
+    shown: str = ""
+
+
+def _fingerprint(row: dict[str, Any], columns: Iterable[str]) -> str:
+    text = "|".join(str(row.get(column, "")) for column in columns)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _shown_fingerprint(row: dict[str, Any]) -> str:
+    return _fingerprint(row, (*SHOWN_INVOICE_COLUMNS, "modified"))
+
+
+def _tracking_numbers(text: Any) -> list[str]:
+    """NetSuite's trackingnumberlist (numbers separated by commas, spaces or <BR>) as a list."""
+    if not text:
+        return []
+    return [n for n in re.split(r"(?:<br\s*/?>|[,;\s])+", str(text), flags=re.IGNORECASE) if n]
+
+
+def _fulfillments(rows: list[dict[str, Any]]) -> list[Fulfillment]:
+    """Fulfilments from their line rows (one row per line, ordered by fulfilment)."""
+    found: dict[str, Fulfillment] = {}
+    for row in rows:
+        fulfillment_id = str(row["id"])
+        fulfillment = found.get(fulfillment_id)
+        if fulfillment is None:
+            fulfillment = found[fulfillment_id] = Fulfillment(
+                id=fulfillment_id,
+                number=str(row.get("tranid") or fulfillment_id),
+                status=ship_status(str(row.get("status") or "")),
+                ship_date=row.get("shipdate") or None,
+                tracking_numbers=_tracking_numbers(row.get("trackingnumberlist")),
+            )
+        # A fulfilment's lines move stock out: some accounts show their quantities negative.
+        quantity = abs(_decimal(row.get("quantity")))
+        if row.get("item") and quantity:
+            item = str(row.get("itemid") or row["item"])
+            fulfillment.lines.append(FulfillmentLine(item=item, quantity=quantity))
+    return list(found.values())
 
 
 def _credit(row: dict[str, Any]) -> CustomerCredit:
@@ -127,16 +185,26 @@ class NetSuiteBilling:
         )
 
     async def order_billing(self, sales_order_id: str) -> OrderBilling:
+        """The order's status, its invoices and its item fulfilments: the order and each invoice by the
+        record API, the transactions created from the order in one SuiteQL query (invoice ids, and the
+        fulfilments with their lines, so no fulfilment needs a read of its own)."""
         order = await self._client.get("salesOrder", sales_order_id)
+        order_id = _literal_id(sales_order_id)
         rows = await self._client.suiteql_rows(
-            "SELECT DISTINCT t.id FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
-            f"WHERE t.type = 'CustInvc' AND tl.createdfrom = {_literal_id(sales_order_id)} ORDER BY t.id"
+            f"SELECT t.id, t.type, t.tranid, t.status, {SHIP_DATE}, t.trackingnumberlist, tl.item, "
+            "i.itemid, tl.quantity FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
+            "LEFT JOIN item i ON i.id = tl.item "
+            f"WHERE (t.type = 'CustInvc' AND tl.createdfrom = {order_id}) "
+            f"OR (t.type = 'ItemShip' AND t.createdfrom = {order_id} AND tl.mainline = 'F') "
+            "ORDER BY t.id, tl.id"
         )
-        invoices = [await self.invoice(str(row["id"])) for row in rows]
+        invoice_ids = dict.fromkeys(str(row["id"]) for row in rows if row.get("type") == "CustInvc")
+        invoices = [await self.invoice(invoice_id) for invoice_id in invoice_ids]
         return OrderBilling(
             sales_order_id=sales_order_id,
             sales_order_status=ref_name(order.get("status")) or "",
             invoices=invoices,
+            fulfillments=_fulfillments([row for row in rows if row.get("type") == "ItemShip"]),
         )
 
     async def customer_credit(self, customer_id: str) -> CustomerCredit:
@@ -162,6 +230,23 @@ class NetSuiteBilling:
         )
         return _changed_invoices(rows)
 
+    async def fulfillments_changed_since(self, since: dt.datetime) -> list[ChangedFulfillment]:
+        """Item fulfilments modified since ``since``, with the order each was created from."""
+        rows = await self._client.suiteql_rows(
+            f"SELECT t.id, {MODIFIED}, t.createdfrom, {_SHOWN_FULFILLMENT} FROM transaction t "
+            f"WHERE t.type = 'ItemShip' AND t.lastmodifieddate >= {suiteql_time(since)} "
+            "ORDER BY t.lastmodifieddate, t.id"
+        )
+        return [
+            ChangedFulfillment(
+                fulfillment_id=str(row["id"]),
+                sales_order_id=str(row["createdfrom"]) if row.get("createdfrom") else None,
+                modified=str(row.get("modified") or ""),
+                shown=_fingerprint(row, (*SHOWN_FULFILLMENT_COLUMNS, "modified")),
+            )
+            for row in rows
+        ]
+
     async def customers_changed_since(self, since: dt.datetime) -> list[tuple[str, str]]:
         """(customer id, modified) for customers changed since ``since``: credit fields among them."""
         rows = await self._client.suiteql_rows(
@@ -171,9 +256,10 @@ class NetSuiteBilling:
         return [(str(row["id"]), str(row.get("modified") or "")) for row in rows]
 
     async def newest_modification(self) -> dt.datetime | None:
-        """NetSuite's time of its newest invoice or customer change: where a first poll starts."""
+        """NetSuite's time of its newest invoice, fulfilment or customer change: where a first poll
+        starts."""
         newest = []
-        for table, where in (("transaction", "WHERE t.type = 'CustInvc'"), ("customer", "")):
+        for table, where in (("transaction", "WHERE t.type IN ('CustInvc', 'ItemShip')"), ("customer", "")):
             rows = await self._client.suiteql_rows(
                 f"SELECT TO_CHAR(MAX(t.lastmodifieddate), 'YYYY-MM-DD HH24:MI:SS') AS modified "
                 f"FROM {table} t {where}"

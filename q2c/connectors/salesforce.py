@@ -38,11 +38,12 @@ T = TypeVar("T")
 
 OPPORTUNITY_SOQL = """
 SELECT Id, Name, StageName, IsWon, IsClosed, Amount, CurrencyIsoCode, CloseDate,
-       NetSuite_Sales_Order_ID__c, NetSuite_Sales_Order_Number__c,
+       NetSuite_Sales_Order_ID__c, NetSuite_Sales_Order_Number__c, Inventory_Warning__c,
        AccountId, Account.Name, Account.Website, Account.Phone, Account.CurrencyIsoCode,
        Account.NetSuite_Internal_ID__c, Account.OwnerId,
        (SELECT Id, Quantity, UnitPrice, TotalPrice, Description,
-               Product2Id, Product2.Name, Product2.ProductCode, Product2.NetSuite_Internal_ID__c
+               Product2Id, Product2.Name, Product2.ProductCode, Product2.NetSuite_Internal_ID__c,
+               Product2.IsActive, Product2.Quantity_Available__c
         FROM OpportunityLineItems ORDER BY Id)
 FROM Opportunity WHERE Id = {}
 """
@@ -244,6 +245,11 @@ class SalesforceClient:
         result = self._call(f"create of {sobject}", lambda sf: getattr(sf, sobject).create(fields))
         return str(result["id"])
 
+    def restful(self, operation: str, path: str, *, method: str, json: Any) -> list[dict[str, Any]]:
+        """One REST call under ``/services/data/vNN.N/`` (sObject Collections), returning its JSON list."""
+        result = self._call(operation, lambda sf: sf.restful(path, method=method, json=json))
+        return list(result or [])
+
     def query_all(self, soql: str) -> list[dict[str, Any]]:
         result = self._call("query", lambda sf: sf.query_all(soql))
         return list(result.get("records") or [])
@@ -306,11 +312,14 @@ def _opportunity(row: dict[str, Any]) -> Opportunity:
         product_row = line.get("Product2")
         product = None
         if product_row:
+            available = product_row.get("Quantity_Available__c")
             product = Product(
                 id=line["Product2Id"],
                 name=product_row.get("Name") or "",
                 code=product_row.get("ProductCode"),
                 netsuite_item_id=product_row.get("NetSuite_Internal_ID__c"),
+                is_active=product_row.get("IsActive") is not False,
+                quantity_available=Decimal(str(available)) if available is not None else None,
             )
         quantity = Decimal(str(line.get("Quantity") or 0))
         unit_price = Decimal(str(line.get("UnitPrice") or 0))
@@ -339,6 +348,7 @@ def _opportunity(row: dict[str, Any]) -> Opportunity:
         lines=lines,
         netsuite_sales_order_id=row.get("NetSuite_Sales_Order_ID__c"),
         netsuite_sales_order_number=row.get("NetSuite_Sales_Order_Number__c"),
+        inventory_warning=row.get("Inventory_Warning__c") or None,
     )
 
 

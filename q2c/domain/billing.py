@@ -1,7 +1,8 @@
-"""Billing and credit as q2c sees them: a sales order's invoices, and whether a customer is on hold.
+"""Billing, fulfilment and credit as q2c sees them: a sales order's invoices and item fulfilments, and
+whether a customer is on hold.
 
-NetSuite is master of all of it; these are read models plus the two rules q2c applies on top: when an
-order counts as paid, and when a customer counts as on credit hold.
+NetSuite is master of all of it; these are read models plus the rules q2c applies on top: when an order
+counts as paid, when a customer counts as on credit hold, and what Salesforce shows of a fulfilment.
 """
 
 from __future__ import annotations
@@ -9,10 +10,14 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 CLOSED_ORDER_STATUSES = frozenset({"Closed", "Cancelled"})
 FULLY_BILLED_STATUSES = frozenset({"Billed", "Closed"})
+# An item fulfilment's shipStatus (SuiteQL transaction.status of type ItemShip) -> the picklist value of
+# NetSuite_Fulfillment__c.Status__c.
+SHIP_STATUSES = {"A": "Picked", "B": "Packed", "C": "Shipped"}
+TRACKING_NUMBERS_MAX = 255  # NetSuite_Fulfillment__c.Tracking_Numbers__c
 
 
 class Invoice(BaseModel):
@@ -36,10 +41,93 @@ class Invoice(BaseModel):
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
 
+def ship_status(code: str) -> str:
+    """Picked / Packed / Shipped from NetSuite's code ("C", or "ItemShip:C"); a name passes unchanged."""
+    key = code.rsplit(":", 1)[-1].strip().upper()
+    return SHIP_STATUSES.get(key, code)
+
+
+def quantity_text(quantity: Decimal) -> str:
+    """2 rather than 2.0 or 2E+0; 1.5 stays 1.5."""
+    if quantity == quantity.to_integral_value():
+        return str(int(quantity))
+    return format(quantity.normalize(), "f")
+
+
+class FulfillmentLine(BaseModel):
+    item: str  # the NetSuite item's name (itemid), or its internal id when it has none
+    quantity: Decimal
+
+
+class Fulfillment(BaseModel):
+    """A NetSuite item fulfilment of the sales order (``itemFulfillment``, tranId IF...)."""
+
+    id: str
+    number: str
+    status: str  # Picked, Packed or Shipped
+    ship_date: str | None  # YYYY-MM-DD (the fulfilment's tranDate)
+    tracking_numbers: list[str] = Field(default_factory=list)
+    lines: list[FulfillmentLine] = Field(default_factory=list)
+
+    @property
+    def quantity(self) -> Decimal:
+        return sum((line.quantity for line in self.lines), Decimal(0))
+
+    def lines_text(self) -> str:
+        """One line per item, quantities of the same item added up: "2 x WIDGET-A"."""
+        totals: dict[str, Decimal] = {}
+        for line in self.lines:
+            totals[line.item] = totals.get(line.item, Decimal(0)) + line.quantity
+        return "\n".join(f"{quantity_text(quantity)} x {item}" for item, quantity in totals.items())
+
+    def tracking_text(self) -> str:
+        return ", ".join(self.tracking_numbers)[:TRACKING_NUMBERS_MAX]
+
+    def fingerprint(self) -> str:
+        """Changes whenever anything shown in Salesforce changes: the echo guard for fulfilment writes."""
+        shown = "|".join(
+            (
+                self.number,
+                self.status,
+                self.ship_date or "",
+                self.tracking_text(),
+                self.lines_text(),
+                quantity_text(self.quantity),
+            )
+        )
+        return hashlib.sha256(shown.encode()).hexdigest()[:16]
+
+    def shown(self) -> FulfillmentShown:
+        return FulfillmentShown(
+            id=self.id,
+            number=self.number,
+            status=self.status,
+            ship_date=self.ship_date,
+            quantity=self.quantity,
+            lines=self.lines_text(),
+            fingerprint=self.fingerprint(),
+        )
+
+
+class FulfillmentShown(BaseModel):
+    """A fulfilment as q2c last wrote it to Salesforce: what the order's status and details show, and
+    the fingerprint that tells whether it changed since."""
+
+    id: str
+    number: str
+    status: str
+    ship_date: str | None
+    quantity: Decimal
+    lines: str
+    fingerprint: str
+
+
 class OrderBilling(BaseModel):
     sales_order_id: str
     sales_order_status: str
     invoices: list[Invoice]
+    # Empty in histories recorded before fulfilments were read.
+    fulfillments: list[Fulfillment] = Field(default_factory=list)
 
     @property
     def billed(self) -> Decimal:

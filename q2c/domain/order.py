@@ -11,8 +11,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from q2c.domain.billing import quantity_text
 from q2c.domain.mapping import Mapping
-from q2c.domain.records import Account, Opportunity
+from q2c.domain.records import Account, Opportunity, Product
 
 
 class OrderStage(StrEnum):
@@ -25,6 +26,7 @@ class OrderStage(StrEnum):
     WRITING_BACK = "writing_back"
     SALES_ORDER_CREATED = "sales_order_created"
     AWAITING_CREDIT_RELEASE = "awaiting_credit_release"
+    AWAITING_STOCK = "awaiting_stock"  # Q2C_STOCK_SHORTFALL=hold: a line asks for more than is available
     AWAITING_INVOICE = "awaiting_invoice"
     AWAITING_PAYMENT = "awaiting_payment"
     PAID = "paid"
@@ -42,6 +44,26 @@ class SyncStatus(StrEnum):
     NEEDS_ATTENTION = "Needs Attention"
     AWAITING_CREDIT_RELEASE = "Awaiting Credit Release"
     CLOSED = "Closed"
+
+
+class StockShortfallPolicy(StrEnum):
+    """What a deal asking for more units than are available does (``Q2C_STOCK_SHORTFALL``)."""
+
+    WARN = "warn"  # order anyway; the opportunity's Inventory_Warning__c says what is short
+    HOLD = "hold"  # wait in awaiting_stock until the stock is there
+
+
+INVENTORY_WARNING_MAX = 4000  # of Opportunity.Inventory_Warning__c (a long text area) q2c fills
+
+
+class StockShortfall(BaseModel):
+    """A stock-tracked product the deal's lines ask more units of than are available."""
+
+    product_id: str
+    product_name: str
+    lines: list[int]  # the opportunity's line numbers (from 1) that sell it
+    requested: Decimal  # over those lines
+    available: Decimal  # Product2.Quantity_Available__c
 
 
 class CustomerUpsert(BaseModel):
@@ -84,8 +106,11 @@ def _describe(opp: Opportunity) -> str:
     return f"Opportunity {opp.id} ({opp.name!r})"
 
 
-def order_problems(opp: Opportunity, mapping: Mapping) -> list[str]:
-    """Everything that stops ``opp`` from becoming a sales order, each naming the record and the fix."""
+def order_problems(opp: Opportunity, mapping: Mapping, *, check_active: bool = True) -> list[str]:
+    """Everything that stops ``opp`` from becoming a sales order, each naming the record and the fix.
+
+    ``check_active``: a product inactive in Salesforce is a problem (the workflow turns it off for
+    histories from before the check)."""
     what = _describe(opp)
     problems: list[str] = []
     if not opp.is_won:
@@ -104,6 +129,8 @@ def order_problems(opp: Opportunity, mapping: Mapping) -> list[str]:
     for number, line in enumerate(opp.lines, start=1):
         if line.product is None:
             problems.append(f"{what} line {number} ({line.id}) has no product.")
+        elif check_active and not line.product.is_active:
+            problems.append(_inactive_product(what, number, line.product))
         elif not line.product.netsuite_item_id:
             problems.append(
                 f"{what} line {number}: product {line.product.id} ({line.product.name!r}) has no NetSuite "
@@ -112,6 +139,60 @@ def order_problems(opp: Opportunity, mapping: Mapping) -> list[str]:
         if line.quantity <= 0:
             problems.append(f"{what} line {number} ({line.id}) has quantity {line.quantity}; it must be > 0.")
     return problems
+
+
+def _inactive_product(what: str, number: int, product: Product) -> str:
+    problem = f"{what} line {number}: product {product.id} ({product.name!r}) is inactive in Salesforce"
+    if not product.netsuite_item_id:
+        return f"{problem}; replace the line with an active product, then retry."
+    item = (
+        f"{product.code} (internal id {product.netsuite_item_id})"
+        if product.code
+        else product.netsuite_item_id
+    )
+    return (
+        f"{problem}; replace the line with an active product, or reactivate item {item} in NetSuite "
+        "(the catalog sync then reactivates the product), then retry."
+    )
+
+
+def stock_shortfalls(opp: Opportunity) -> list[StockShortfall]:
+    """The stock-tracked products the lines ask more units of than are available, lines of the same
+    product added up. A product whose available quantity is unknown (None) is not stock-tracked."""
+    requested: dict[str, tuple[Product, list[int], Decimal]] = {}
+    for number, line in enumerate(opp.lines, start=1):
+        product = line.product
+        if product is None or product.quantity_available is None:
+            continue
+        _, numbers, quantity = requested.get(product.id, (product, [], Decimal(0)))
+        requested[product.id] = (product, [*numbers, number], quantity + line.quantity)
+    return [
+        StockShortfall(
+            product_id=product.id,
+            product_name=product.name,
+            lines=numbers,
+            requested=quantity,
+            available=product.quantity_available,
+        )
+        for product, numbers, quantity in requested.values()
+        if product.quantity_available is not None and quantity > product.quantity_available
+    ]
+
+
+def stock_warning(opp: Opportunity, shortfalls: list[StockShortfall]) -> str | None:
+    """What ``Opportunity.Inventory_Warning__c`` says of the shortfalls (None: nothing is short)."""
+    if not shortfalls:
+        return None
+    parts = []
+    for short in shortfalls:
+        lines = ", ".join(str(n) for n in short.lines)
+        requested, available = quantity_text(short.requested), quantity_text(short.available)
+        parts.append(
+            f"line{'s' if len(short.lines) > 1 else ''} {lines}: product {short.product_id} "
+            f"({short.product_name!r}) {requested} requested, {available} available"
+        )
+    text = f"Not enough stock for {_describe(opp)}: {'; '.join(parts)}."
+    return text[:INVENTORY_WARNING_MAX]
 
 
 def plan_customer(account: Account, currency: str, mapping: Mapping) -> CustomerUpsert:

@@ -13,6 +13,12 @@ class Product(BaseModel):
     name: str
     code: str | None = None
     netsuite_item_id: str | None = None
+    # Product2.IsActive: the catalog sync deactivates a product whose NetSuite item went inactive. True
+    # when unread (histories recorded before it was read).
+    is_active: bool = True
+    # Product2.Quantity_Available__c (the inventory sync: available across locations); None: the
+    # product is not stock-tracked.
+    quantity_available: Decimal | None = None
 
 
 class OpportunityLine(BaseModel):
@@ -47,6 +53,7 @@ class Opportunity(BaseModel):
     lines: list[OpportunityLine]
     netsuite_sales_order_id: str | None = None
     netsuite_sales_order_number: str | None = None
+    inventory_warning: str | None = None  # Opportunity.Inventory_Warning__c as read
 
 
 class SalesOrder(BaseModel):

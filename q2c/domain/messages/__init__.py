@@ -50,6 +50,7 @@ from q2c.domain.messages.orders import (
     CustomerRef,
     DealClosed,
     DealReopened,
+    FulfillmentUpsert,
     GetOrderBilling,
     GetSalesOrder,
     InvoiceUpsert,
@@ -62,6 +63,7 @@ from q2c.domain.messages.orders import (
     RecordLinks,
     RetryRequest,
     SalesOrderRef,
+    StockChanged,
 )
 from q2c.domain.messages.polling import (
     NETSUITE_POLLER,
@@ -130,6 +132,7 @@ __all__ = [
     "FindAccount",
     "FindCandidates",
     "FindOrders",
+    "FulfillmentUpsert",
     "GetOrderBilling",
     "GetSalesOrder",
     "InvoiceUpsert",
@@ -170,6 +173,7 @@ __all__ = [
     "SavePoll",
     "SaveWatermark",
     "StartAccountSync",
+    "StockChanged",
     "SyncRetry",
     "UpsertContact",
     "WatermarkValue",

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from q2c.domain.billing import Invoice
-from q2c.domain.order import OrderStage, SyncStatus
+from q2c.domain.billing import Fulfillment, FulfillmentShown, Invoice
+from q2c.domain.order import OrderStage, StockShortfall, StockShortfallPolicy, SyncStatus
 
 
 # --- order-to-cash workflow ---------------------------------------------------------------------------------
@@ -24,6 +24,10 @@ class OrderOptions(BaseModel):
     # Start a fresh run (continue-as-new, state carried in one model) after this many billing checks,
     # or sooner when Temporal suggests it: months of re-checks never make one history too long.
     billing_checks_per_run: int = 500
+    # A deal asking for more units than are available: order and warn, or wait for the stock (re-read
+    # on the inventory sync's stock_changed and, as a safety net, on this timer).
+    stock_shortfall: StockShortfallPolicy = StockShortfallPolicy.WARN
+    stock_recheck_seconds: float = 3600.0
 
 
 class RecordLinks(BaseModel):
@@ -61,6 +65,14 @@ class OrderStatus(BaseModel):
     pending_write_back: str | None = None
     customer_candidates: list[str] = Field(default_factory=list)  # NetSuite customers matched equally
     outcome: str | None = None  # why the workflow ended without an order (opportunity_not_found)
+    # The sales order's NetSuite status as last shown on the opportunity (NetSuite_Order_Status__c).
+    netsuite_order_status: str | None = None
+    # Item fulfilments as last written to NetSuite_Fulfillment__c: fulfilment id -> what was shown.
+    fulfillments: dict[str, FulfillmentShown] = Field(default_factory=dict)
+    # What the lines ask for beyond the available stock at the last read of the opportunity, and the
+    # warning that says so (Inventory_Warning__c).
+    stock_shortfalls: list[StockShortfall] = Field(default_factory=list)
+    inventory_warning: str | None = None
 
 
 class OrderInput(BaseModel):
@@ -111,6 +123,12 @@ class CreditApproval(BaseModel):
     note: str = ""
 
 
+class StockChanged(BaseModel):
+    """Signal from the inventory sync: available stock changed; an order in awaiting_stock re-reads."""
+
+    reason: str = ""
+
+
 # --- its activities -----------------------------------------------------------------------------------------
 class ReadOpportunity(BaseModel):
     opportunity_id: str
@@ -127,7 +145,11 @@ class OrderStatusUpdate(BaseModel):
     message: str
     sales_order_id: str | None = None
     sales_order_number: str | None = None
-    clear_sales_order: bool = False  # the order was closed: the opportunity no longer points at it
+    # The order was closed: the opportunity no longer points at it (nor shows its NetSuite status).
+    clear_sales_order: bool = False
+    # Opportunity.Inventory_Warning__c: set to this when given, emptied when clear_inventory_warning.
+    inventory_warning: str | None = None
+    clear_inventory_warning: bool = False
 
 
 class InvoiceUpsert(BaseModel):
@@ -138,9 +160,19 @@ class InvoiceUpsert(BaseModel):
 
 
 class BillingTotals(BaseModel):
+    """What the opportunity shows of its NetSuite order: billed and paid, and (when given) the sales
+    order's status."""
+
     opportunity_id: str
     billed: Decimal
     paid: Decimal
+    order_status: str | None = None  # NetSuite_Order_Status__c; None: left as it is
+
+
+class FulfillmentUpsert(BaseModel):
+    fulfillment: Fulfillment
+    account_id: str | None
+    opportunity_id: str
 
 
 class CustomerRef(BaseModel):

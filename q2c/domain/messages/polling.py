@@ -42,15 +42,19 @@ class ReadChanges(BaseModel):
 
 class NetSuiteChanges(BaseModel):
     watermark: str | None  # the newest lastmodifieddate read (NetSuite's clock), ISO 8601
-    opportunity_ids: list[str]  # orders whose invoices or payments changed
+    opportunity_ids: list[str]  # orders whose invoices, payments or item fulfilments changed
     customer_ids: list[str]  # customers whose credit may have changed
     invoices_read: int
     changed_customer_ids: list[str] = Field(default_factory=list)  # customer records modified (account sync)
-    # Invoices of q2c's orders whose shown state (amounts, status, days overdue) changed since their
-    # order was last signalled: invoice id -> fingerprint, saved once signalled; and those no longer
-    # watched (neither changed lately nor overdue), to forget.
+    # Invoices (and item fulfilments) of q2c's orders whose shown state (amounts, status, days overdue;
+    # ship status, date, tracking) changed since their order was last signalled: transaction id ->
+    # fingerprint, saved once signalled; and those no longer watched (neither changed lately nor
+    # overdue), to forget. NetSuite transaction ids are unique across types, so one table holds both.
     shown_invoices: dict[str, str] = Field(default_factory=dict)
     unwatched_invoices: list[str] = Field(default_factory=list)
+    fulfillments_read: int = 0
+    # Why each order is signalled (what changed), for its billing_changed signal.
+    reasons: dict[str, str] = Field(default_factory=dict)
 
 
 class EvaluateCredit(BaseModel):
@@ -114,6 +118,7 @@ class PollResult(BaseModel):
     holds_released: int
     accounts_signalled: int = 0
     parked: list[ParkedWrite] = Field(default_factory=list)
+    fulfillments_read: int = 0
 
 
 class LoadWatermark(BaseModel):
