@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.account_changes import AccountChangeActivities
+from activities.catalog import NetSuiteCatalogActivities, SalesforceCatalogActivities
 from activities.mapping import MappingActivities
 from activities.netsuite import NetSuiteActivities
 from activities.netsuite_accounts import NetSuiteAccountActivities
@@ -20,6 +21,7 @@ from activities.netsuite_poller import NetSuitePollerActivities
 from activities.poller_state import PollerStateActivities
 from activities.salesforce import SalesforceActivities
 from activities.salesforce_accounts import SalesforceAccountActivities
+from activities.sync_state import SyncStateActivities
 from q2c.config import Settings
 from q2c.connectors.netsuite import NetSuiteClient, NetSuiteConnection
 from q2c.connectors.netsuite_billing import NetSuiteBilling
@@ -32,6 +34,7 @@ from temporal_client.steering import Steering
 from workflows import names
 from workflows.account_sync import AccountSync
 from workflows.calls import task_queue
+from workflows.catalog_sync import CatalogSync, InventorySync
 from workflows.customer_intake import NetSuiteCustomerIntake
 from workflows.netsuite_poll import NetSuitePoll
 from workflows.order_to_cash import OrderToCash
@@ -90,6 +93,9 @@ def build_workers(
     poller = NetSuitePollerActivities(NetSuiteBilling(netsuite), store)
     poll_state = PollerStateActivities(store, steering)
     changes = AccountChangeActivities(sf_client, store, steering)
+    ns_catalog = NetSuiteCatalogActivities(netsuite)
+    sf_catalog = SalesforceCatalogActivities(sf_client)
+    sync_state = SyncStateActivities(store, steering)
     activities: list[Callable[..., Any]] = [
         salesforce.read_opportunity,
         salesforce.link_account_to_customer,
@@ -129,12 +135,29 @@ def build_workers(
         changes.read_salesforce_changes,
         changes.notify_account_changes,
         changes.start_account_sync,
+        ns_catalog.newest_netsuite_change,
+        ns_catalog.read_catalog_page,
+        ns_catalog.read_stock_page,
+        sf_catalog.resolve_price_books,
+        sf_catalog.apply_catalog_page,
+        sf_catalog.apply_stock_page,
+        sync_state.load_sync_state,
+        sync_state.save_sync_state,
+        sync_state.tell_orders_awaiting_stock,
     ]
     return [
         Worker(
             client,
             task_queue=names.TASK_QUEUE,
-            workflows=[OrderToCash, NetSuitePoll, AccountSync, NetSuiteCustomerIntake, SalesforcePoll],
+            workflows=[
+                OrderToCash,
+                NetSuitePoll,
+                AccountSync,
+                NetSuiteCustomerIntake,
+                SalesforcePoll,
+                CatalogSync,
+                InventorySync,
+            ],
             activities=on_queue(names.TASK_QUEUE, activities),
         ),
         Worker(

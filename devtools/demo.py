@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devtools.demo_accounts import run_account_sync
+from devtools.demo_catalog import run_catalog
 from devtools.demo_lifecycle import run_lifecycle
 from devtools.processes import ChildExited, RestartPolicy, Supervisor, port_open, q2c_command, wait_for
 from devtools.temporal_server import dev_server_command
@@ -30,7 +31,7 @@ from q2c_sandbox.seed import DEMO_DEALS, seed_demo
 from temporal_client.connect import connect_temporal
 from temporal_client.orders import deal_closed, wait_until_settled, web_ui_link
 from temporal_client.schedules import ensure_poll_schedule, ensure_salesforce_poll_schedule
-from worker import salesforce_client
+from worker import netsuite_client, salesforce_client
 from workflows import names
 
 # Wide enough for the table when the output is a file or a CI log (rich assumes 80 columns there).
@@ -162,6 +163,12 @@ async def _close_deals(settings: Settings, setup: SandboxSetup, deal_timeout: fl
             f"NetSuite poller schedule {schedule}: every {settings.netsuite_poll_interval_seconds:g}s "
             "(Schedules in the web UI; pause it there)."
         )
+        netsuite = netsuite_client(settings)
+        try:
+            await run_catalog(console, client, settings, netsuite, sf_admin, ns_admin)
+        finally:
+            await netsuite.aclose()
+        console.rule("Closed deals -> NetSuite sales orders")
         salesforce = salesforce_client(settings)
         rows = await asyncio.to_thread(
             salesforce.query_all,

@@ -17,6 +17,7 @@ from rich.console import Console
 from q2c.config import Settings
 from q2c.domain.mapping import MappingError
 from q2c.domain.messages import DealClosed, OrderStatus
+from q2c.domain.messages.catalog import CatalogStatus
 from q2c.domain.order import OrderStage
 from workflows import names
 
@@ -46,17 +47,22 @@ def _cmd_webhook(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     from temporal_client.connect import connect_temporal, register_search_attributes
-    from temporal_client.schedules import ensure_poll_schedule, ensure_salesforce_poll_schedule
+    from temporal_client.schedules import (
+        ensure_catalog_schedules,
+        ensure_poll_schedule,
+        ensure_salesforce_poll_schedule,
+    )
 
-    async def run() -> tuple[list[str], str, str]:
+    async def run() -> tuple[list[str], str, str, list[str]]:
         client = await connect_temporal(settings)
         added = await register_search_attributes(client, settings.temporal_namespace)
         netsuite = await ensure_poll_schedule(client, settings)
         # Off, the Salesforce poller's schedule is created paused (resume it in the web UI or set it on).
         salesforce = await ensure_salesforce_poll_schedule(client, settings, paused=not settings.account_sync)
-        return added, netsuite, salesforce
+        catalog = await ensure_catalog_schedules(client, settings)
+        return added, netsuite, salesforce, catalog
 
-    added, schedule, salesforce = asyncio.run(run())
+    added, schedule, salesforce, (catalog, inventory) = asyncio.run(run())
     console.print(
         f"Search attributes added: {', '.join(added)}" if added else "Search attributes already registered."
     )
@@ -65,6 +71,10 @@ def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     )
     console.print(
         f"Salesforce poller schedule {salesforce} (every {settings.salesforce_poll_interval_seconds:g}s)."
+    )
+    console.print(f"Catalog sync schedule {catalog} (every {settings.catalog_sync_interval_seconds:g}s).")
+    console.print(
+        f"Inventory sync schedule {inventory} (every {settings.inventory_sync_interval_seconds:g}s)."
     )
     return 0
 
@@ -207,6 +217,13 @@ def describe_order(status: OrderStatus, settings: Settings) -> str:
         ("sales order", sales_order),
         ("billing", billing),
     ]
+    if status.netsuite_order_status:
+        facts.append(("order status", f"{status.netsuite_order_status} (NetSuite)"))
+    for shown in status.fulfillments.values():
+        when = f", shipped {shown.ship_date}" if shown.ship_date else ""
+        facts.append(("fulfilment", f"{shown.number}: {shown.status}{when}, {shown.lines}"))
+    if status.inventory_warning:
+        facts.append(("stock", status.inventory_warning))
     if status.pending_write_back:
         facts.append(("write-back", f"the opportunity does not show it yet: {status.pending_write_back}"))
     if status.attention_reason:
@@ -329,6 +346,54 @@ def _cmd_poll_salesforce(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+def describe_sync(what: str, status: CatalogStatus) -> str:
+    """A catalog or inventory sync's result, for people: what it wrote, reported and parked."""
+    scope = "the whole catalog" if status.since is None else f"changes since {status.since} (NetSuite time)"
+    lines = [
+        f"{what}: {status.items_read} items read ({scope}), {status.pages} pages, {status.written} records written",
+        f"  products: {status.products_created} created, {status.products_updated} updated",
+    ]
+    if status.entries_created or status.entries_updated or what.startswith("Catalog"):
+        lines.append(
+            f"  price book entries: {status.entries_created} created, {status.entries_updated} updated"
+        )
+    if status.levels_written:
+        lines.append(f"  inventory levels written: {status.levels_written}")
+    lines.append(f"  unchanged: {status.records_unchanged}")
+    if status.not_in_catalog:
+        lines.append(f"  items with no product in Salesforce yet (run sync-catalog): {status.not_in_catalog}")
+    if status.orders_signalled:
+        lines.append(f"  orders waiting for stock told: {status.orders_signalled}")
+    for kind, count in sorted(status.notes_by_kind.items()):
+        lines.append(f"  reported, {kind.replace('_', ' ')}: {count}")
+        lines += [f"    - {n.message}" for n in status.notes if n.kind == kind][:5]
+    if status.parked_count:
+        lines.append(f"  PARKED (retried by every later run): {len(status.parked)}")
+        lines += [f"    - {p.reason}" for p in status.parked[:20]]
+    return "\n".join(lines)
+
+
+def _cmd_sync_catalog(args: argparse.Namespace, settings: Settings) -> int:
+    from temporal_client.connect import connect_temporal
+    from temporal_client.schedules import sync_catalog_once, sync_inventory_once
+
+    async def run() -> int:
+        client = await connect_temporal(settings)
+        if args.command == "sync-inventory":
+            status = await sync_inventory_once(client, settings, full=args.full)
+            what = "Inventory sync"
+        else:
+            status = await sync_catalog_once(client, settings, full=args.full)
+            what = "Catalog sync"
+        if args.json:
+            console.print_json(status.model_dump_json())
+        else:
+            console.print(describe_sync(what, status), markup=False, highlight=False)
+        return 1 if status.parked else 0
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="q2c", description="Salesforce <-> NetSuite quote-to-cash on Temporal"
@@ -386,6 +451,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "poll-salesforce", help="poll Salesforce for account and contact changes once, now"
     ).set_defaults(handler=_cmd_poll_salesforce)
+    for name, about in (
+        ("sync-catalog", "sync NetSuite items and prices to Salesforce products and price books now"),
+        ("sync-inventory", "sync NetSuite stock to Salesforce products (and inventory levels) now"),
+    ):
+        catalog = sub.add_parser(name, help=about)
+        catalog.add_argument("--full", action="store_true", help="everything, not only what changed")
+        catalog.add_argument("--json", action="store_true", help="the sync's result as JSON")
+        catalog.set_defaults(handler=_cmd_sync_catalog)
     _add_dev_commands(sub)
     return parser
 

@@ -21,6 +21,7 @@ from temporalio.client import (
 
 from q2c.config import Settings
 from q2c.domain.messages import PollInput, PollResult, SalesforcePollInput, SalesforcePollResult
+from q2c.domain.messages.catalog import CatalogStatus, CatalogSyncInput, InventorySyncInput, SyncOptions
 from temporal_client.accounts import account_sync_options
 from temporal_client.orders import order_input
 from workflows import names
@@ -75,6 +76,42 @@ async def ensure_salesforce_poll_schedule(client: Client, settings: Settings, *,
     return await _ensure(client, names.SALESFORCE_POLL_SCHEDULE, salesforce_poll_schedule(settings), paused)
 
 
+def sync_options(settings: Settings) -> SyncOptions:
+    return SyncOptions(
+        activity_timeout_seconds=settings.activity_timeout_seconds,
+        activity_max_attempts=settings.activity_max_attempts,
+        activity_max_interval_seconds=settings.activity_max_interval_seconds,
+    )
+
+
+def catalog_input(settings: Settings, *, full: bool = False) -> CatalogSyncInput:
+    return CatalogSyncInput(options=sync_options(settings), full=full)
+
+
+def inventory_input(settings: Settings, *, full: bool = False) -> InventorySyncInput:
+    return InventorySyncInput(options=sync_options(settings), full=full)
+
+
+async def ensure_catalog_schedules(client: Client, settings: Settings, *, paused: bool = False) -> list[str]:
+    """The catalog sync's schedule and the inventory sync's faster one; returns what it did to each."""
+    catalog = _every(
+        names.CATALOG_WORKFLOW,
+        catalog_input(settings),
+        names.CATALOG_WORKFLOW_ID,
+        settings.catalog_sync_interval_seconds,
+    )
+    inventory = _every(
+        names.INVENTORY_WORKFLOW,
+        inventory_input(settings),
+        names.INVENTORY_WORKFLOW_ID,
+        settings.inventory_sync_interval_seconds,
+    )
+    return [
+        await _ensure(client, names.CATALOG_SCHEDULE, catalog, paused),
+        await _ensure(client, names.INVENTORY_SCHEDULE, inventory, paused),
+    ]
+
+
 async def _ensure(client: Client, schedule_id: str, schedule: Schedule, paused: bool) -> str:
     schedule.state.paused = paused
     try:
@@ -116,3 +153,29 @@ async def salesforce_poll_once(
 
 def _manual_id(poller_id: str) -> str:
     return f"{poller_id}-manual-{uuid.uuid4().hex[:8]}"
+
+
+async def sync_catalog_once(
+    client: Client, settings: Settings, *, full: bool = False, workflow_id: str | None = None
+) -> CatalogStatus:
+    """Run one catalog sync now, outside its schedule (the CLI, the demo, tests)."""
+    return await client.execute_workflow(
+        names.CATALOG_WORKFLOW,
+        catalog_input(settings, full=full),
+        id=workflow_id or _manual_id(names.CATALOG_WORKFLOW_ID),
+        task_queue=names.TASK_QUEUE,
+        result_type=CatalogStatus,
+    )
+
+
+async def sync_inventory_once(
+    client: Client, settings: Settings, *, full: bool = False, workflow_id: str | None = None
+) -> CatalogStatus:
+    """Run one inventory sync now, outside its schedule."""
+    return await client.execute_workflow(
+        names.INVENTORY_WORKFLOW,
+        inventory_input(settings, full=full),
+        id=workflow_id or _manual_id(names.INVENTORY_WORKFLOW_ID),
+        task_queue=names.TASK_QUEUE,
+        result_type=CatalogStatus,
+    )

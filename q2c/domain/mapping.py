@@ -19,9 +19,11 @@ import re
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from q2c.domain.catalog import STANDARD_PRICE_BOOK, CatalogRules, PriceBookRule
 from q2c.domain.metadata import SDF_OBJECTS, SFDX_SOURCE, Metadata, MetadataError, load_metadata
 from q2c.domain.sync import Direction, FieldRule, Master, Side, Transform
 
@@ -60,6 +62,43 @@ class SalesOrderMapping(BaseModel):
     opportunity_field: str = Field(default="custbody_sf_opportunity_id", pattern=r"^custbody_\w+$")
 
 
+class PriceBookMapping(BaseModel):
+    """One NetSuite price level feeding one Salesforce price book."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    price_level: str = Field(min_length=1)  # NetSuite price level internal id (1 = Base Price)
+    price_book: str = Field(min_length=1)  # "standard", or the Name of a Salesforce Pricebook2
+
+
+class CatalogMapping(BaseModel):
+    """NetSuite items and prices -> Salesforce Product2 and PricebookEntry (NetSuite is master)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Salesforce currencies to keep price book entries in (each must be a [currencies] key, whose
+    # netsuite_currency is the NetSuite currency its prices are read in); empty: every [currencies] key.
+    currencies: list[str] = Field(default_factory=list)
+    price_books: list[PriceBookMapping] = Field(
+        default_factory=lambda: [PriceBookMapping(price_level="1", price_book="standard")]
+    )
+    # NetSuite item types (SuiteQL item.itemtype) synced as products.
+    item_types: list[str] = Field(default_factory=lambda: ["InvtPart", "NonInvtPart", "Service", "Group"])
+    # NetSuite item type -> Product2.Family (a value of the Family picklist); a type missing: no family.
+    families: dict[str, str] = Field(default_factory=dict)
+    # product: an item group becomes one product listing its components (Components__c), priced at the
+    # sum of its members' prices; unsupported: item groups are reported and not synced.
+    item_groups: Literal["product", "unsupported"] = "product"
+
+
+class InventoryMapping(BaseModel):
+    """NetSuite stock -> Salesforce: totals on Product2 always; per location as Inventory_Level__c."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_location: bool = True
+
+
 class ObjectMapping(BaseModel):
     """The field rules of one object pair (Account <-> customer, Contact <-> contact)."""
 
@@ -76,6 +115,8 @@ class Mapping(BaseModel):
     sales_order: SalesOrderMapping = Field(default_factory=SalesOrderMapping)
     account: ObjectMapping = Field(default_factory=ObjectMapping)
     contact: ObjectMapping = Field(default_factory=ObjectMapping)
+    catalog: CatalogMapping = Field(default_factory=CatalogMapping)
+    inventory: InventoryMapping = Field(default_factory=InventoryMapping)
 
 
 class MappingError(ValueError):
@@ -122,6 +163,7 @@ def load_mapping(path: Path | None = None, *, metadata: Path | None = None) -> M
 
 
 def _cross_check(mapping: Mapping, meta: Metadata) -> Iterator[tuple[Loc, str]]:
+    yield from _check_catalog(mapping)
     opportunity_field = mapping.sales_order.opportunity_field
     if not meta.netsuite.has_field("salesOrder", opportunity_field):
         yield ("sales_order", "opportunity_field"), _missing_in_sdf(meta, "salesOrder", opportunity_field)
@@ -156,6 +198,53 @@ def _cross_check(mapping: Mapping, meta: Metadata) -> Iterator[tuple[Loc, str]]:
                 else:
                     writers[key] = i
             yield from _check_transform(mapping, rule, at)
+
+
+def _check_catalog(mapping: Mapping) -> Iterator[tuple[Loc, str]]:
+    catalog = mapping.catalog
+    for i, code in enumerate(catalog.currencies):
+        if code not in mapping.currencies:
+            yield (
+                ("catalog", "currencies", i),
+                f"{code!r} is not a [currencies] key, so q2c does not know its NetSuite currency; add "
+                f"[currencies.{code}] or remove it here",
+            )
+    standard = [i for i, rule in enumerate(catalog.price_books) if rule.price_book == STANDARD_PRICE_BOOK]
+    if not standard:
+        yield (
+            ("catalog", "price_books"),
+            'no price level feeds the standard price book: add [[catalog.price_books]] with price_level = "1" '
+            'and price_book = "standard" (Salesforce needs a standard price before any other)',
+        )
+    levels: dict[str, int] = {}
+    books: dict[str, int] = {}
+    for i, rule in enumerate(catalog.price_books):
+        if rule.price_level in levels:
+            yield (
+                ("catalog", "price_books", i, "price_level"),
+                f"price level {rule.price_level} already feeds catalog.price_books[{levels[rule.price_level]}]",
+            )
+        if rule.price_book in books:
+            yield (
+                ("catalog", "price_books", i, "price_book"),
+                f"price book {rule.price_book!r} is already fed by catalog.price_books[{books[rule.price_book]}]",
+            )
+        levels.setdefault(rule.price_level, i)
+        books.setdefault(rule.price_book, i)
+    unknown = sorted(set(catalog.families) - set(catalog.item_types))
+    if unknown:
+        yield (("catalog", "families"), f"item types {unknown} are not in catalog.item_types")
+
+
+def catalog_rules(mapping: Mapping) -> CatalogRules:
+    """The [catalog] section as the catalog planner takes it."""
+    codes = mapping.catalog.currencies or list(mapping.currencies)
+    return CatalogRules(
+        currencies={code: mapping.currencies[code].netsuite_currency for code in codes},
+        price_books=[PriceBookRule(**rule.model_dump()) for rule in mapping.catalog.price_books],
+        families=dict(mapping.catalog.families),
+        item_groups=mapping.catalog.item_groups,
+    )
 
 
 def _salesforce_field_problem(meta: Metadata, sf_object: str, name: str) -> str | None:

@@ -65,6 +65,20 @@ def test_demo_creates_the_orders_once_and_finds_them_on_the_second_run(demo_env:
     first = _run_demo(demo_env)
 
     assert "Seeded both sandboxes." in first
+    # The catalog before the orders: products brought in line and created, a price and a retirement
+    # followed, stock on a product, and a rerun that writes nothing.
+    assert (
+        "Catalog sync: 9 items read, products 3 created / 6 updated, entries 8 created / 0 updated" in first
+    )
+    assert "reported (quantity breaks): WID-100" in first
+    assert re.search(r"│ Legacy Widget\s+│ LEG-9\s+│ InvtPart\s+│ no ", first)
+    assert (
+        "the standard price book now says 112.00 (was 110.40), and the starter kit, which holds two, 1,098.00"
+        in first
+    )
+    assert "product GW-X0 active=False, its 4 price book entries active=[False]" in first
+    assert "Widget Pro has 8 on hand, 8 available across 2 locations" in first
+    assert "The catalog sync again, nothing changed in NetSuite: 0 records written." in first
     assert "NetSuite sales orders: 0 before this run, 5 after (5 created)." in first
     orders = _orders(first)
     assert len(orders) == 5 and len(set(orders.values())) == 5
@@ -88,6 +102,12 @@ def test_demo_creates_the_orders_once_and_finds_them_on_the_second_run(demo_env:
     second = _run_demo(demo_env)
 
     assert "Sandboxes already hold the demo data." in second
+    assert "WID-100's EUR price is already 112.00 in NetSuite (changed on an earlier run)" in second
+    assert "GW-X0 was retired in NetSuite on an earlier run." in second
+    assert re.search(
+        r"Catalog sync: \d+ items read, products 0 created / 0 updated, entries 0 created / 0 updated", second
+    )
+    assert second.count(": 0 records written.") == 1
     assert "Moved 0 deals to Closed Won (6 were already won)" in second
     assert "NetSuite sales orders: 5 before this run, 5 after (0 created)." in second
     assert _orders(second) == orders

@@ -14,6 +14,7 @@ from temporalio.worker import Replayer
 
 from tests.replay.recording import HISTORIES
 from workflows.account_sync import AccountSync
+from workflows.catalog_sync import CatalogSync, InventorySync
 from workflows.customer_intake import NetSuiteCustomerIntake
 from workflows.netsuite_poll import NetSuitePoll
 from workflows.order_to_cash import OrderToCash
@@ -32,6 +33,9 @@ def test_histories_were_recorded() -> None:
         "account_parked_then_chosen",
         "account_intake_created",
         "account_synced_with_echoes",
+        "order_fulfilled_in_two",
+        "catalog_first_load",
+        "inventory_releases_an_order",
     } <= set(RECORDED)
 
 
@@ -39,7 +43,15 @@ def test_histories_were_recorded() -> None:
 async def test_recorded_history_replays(name: str) -> None:
     history = WorkflowHistory.from_json(name, RECORDED[name])
     replayer = Replayer(
-        workflows=[OrderToCash, NetSuitePoll, AccountSync, NetSuiteCustomerIntake, SalesforcePoll],
+        workflows=[
+            OrderToCash,
+            NetSuitePoll,
+            AccountSync,
+            NetSuiteCustomerIntake,
+            SalesforcePoll,
+            CatalogSync,
+            InventorySync,
+        ],
         data_converter=pydantic_data_converter,
     )
 

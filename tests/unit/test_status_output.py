@@ -83,3 +83,31 @@ def test_json_stays_available() -> None:
     args = build_parser().parse_args(["status", OPP, "--json"])
     assert args.json is True
     assert build_parser().parse_args(["status", OPP]).json is False
+
+
+def test_an_order_shows_its_netsuite_status_fulfilments_and_stock_warning() -> None:
+    from q2c.domain.billing import FulfillmentShown
+
+    status = OrderStatus(
+        opportunity_id=OPP,
+        stage=OrderStage.AWAITING_INVOICE,
+        netsuite_order_status="Pending Billing/Partially Fulfilled",
+        fulfillments={
+            "90": FulfillmentShown(
+                id="90",
+                number="IF1001",
+                status="Shipped",
+                ship_date="2026-12-02",
+                quantity=Decimal(2),
+                lines="2 x WID-100",
+                fingerprint="f",
+            )
+        },
+        inventory_warning="WID-100: 5 requested, 2 available",
+    )
+
+    lines = describe_order(status, SETTINGS).splitlines()
+
+    assert "  order status    Pending Billing/Partially Fulfilled (NetSuite)" in lines
+    assert "  fulfilment      IF1001: Shipped, shipped 2026-12-02, 2 x WID-100" in lines
+    assert "  stock           WID-100: 5 requested, 2 available" in lines

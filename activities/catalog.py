@@ -1,0 +1,216 @@
+"""Catalog and inventory activities: NetSuite reads on NetSuite's task queue (within q2c's share of the
+account's concurrency limit), Salesforce writes on q2c's queue.
+
+A Salesforce page write reads what Salesforce has for the page's items, then writes only what differs, so
+a retried or repeated page writes nothing twice. Whatever Salesforce refuses for one record parks that
+item (reported with Salesforce's error) and the rest of the page is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import ClassVar
+
+from temporalio import activity
+
+from activities.errors import api_errors
+from q2c.connectors.netsuite import NetSuiteClient, parse_netsuite_time
+from q2c.connectors.netsuite_catalog import NetSuiteCatalog, netsuite_time
+from q2c.connectors.salesforce import SalesforceClient
+from q2c.connectors.salesforce_catalog import RecordOutcome, SalesforceCatalog
+from q2c.domain.catalog import (
+    PRODUCT_EXTERNAL_ID,
+    STANDARD_PRICE_BOOK,
+    CatalogPage,
+    EntryCreate,
+    EntryUpdate,
+    InventoryPage,
+    diff_entries,
+    diff_products,
+    plan_inventory,
+)
+from q2c.domain.messages import WatermarkValue
+from q2c.domain.messages.catalog import (
+    ApplyCatalogPage,
+    ApplyStockPage,
+    NewestChange,
+    PageResult,
+    ParkedItem,
+    PriceBookIds,
+    ReadCatalogPage,
+    ReadStockPage,
+    ResolvePriceBooks,
+)
+from workflows import names
+
+
+def _since(value: str | None) -> dt.datetime | None:
+    return parse_netsuite_time(value) if value else None
+
+
+class NetSuiteCatalogActivities:
+    task_queue: ClassVar[str] = names.NETSUITE_TASK_QUEUE
+
+    def __init__(self, client: NetSuiteClient) -> None:
+        self._catalog = NetSuiteCatalog(client)
+
+    @activity.defn(name="newest_netsuite_change")
+    async def newest_netsuite_change(self, request: NewestChange) -> WatermarkValue:
+        """NetSuite's newest item change (``items``) or stock-moving transaction (``stock``): where the
+        next incremental run starts reading."""
+        with api_errors():
+            newest = await (
+                self._catalog.newest_item_change()
+                if request.kind == "items"
+                else self._catalog.newest_stock_change()
+            )
+        return WatermarkValue(watermark=netsuite_time(newest) if newest else None)
+
+    @activity.defn(name="read_catalog_page")
+    async def read_catalog_page(self, request: ReadCatalogPage) -> CatalogPage:
+        with api_errors():
+            return await self._catalog.catalog_page(
+                after=request.after,
+                since=_since(request.since),
+                item_types=request.item_types,
+                page_size=request.page_size,
+                item_ids=request.item_ids,
+            )
+
+    @activity.defn(name="read_stock_page")
+    async def read_stock_page(self, request: ReadStockPage) -> InventoryPage:
+        with api_errors():
+            return await self._catalog.stock_page(
+                after=request.after, since=_since(request.since), page_size=request.page_size
+            )
+
+
+class SalesforceCatalogActivities:
+    task_queue: ClassVar[str] = names.TASK_QUEUE
+
+    def __init__(self, client: SalesforceClient) -> None:
+        self._catalog = SalesforceCatalog(client)
+
+    @activity.defn(name="resolve_price_books")
+    async def resolve_price_books(self, request: ResolvePriceBooks) -> PriceBookIds:
+        """The Pricebook2 id of each price book the mapping names; a custom one missing is created."""
+        with api_errors():
+            rows = await asyncio.to_thread(self._catalog.price_books)
+            ids: dict[str, str] = {}
+            created: list[str] = []
+            for name in request.names:
+                if name == STANDARD_PRICE_BOOK:
+                    match = next((r for r in rows if r.get("IsStandard")), None)
+                else:
+                    match = next((r for r in rows if r.get("Name") == name and not r.get("IsStandard")), None)
+                if match is not None:
+                    ids[name] = match["Id"]
+                elif name == STANDARD_PRICE_BOOK:
+                    raise RuntimeError("the org has no standard price book (Pricebook2 with IsStandard)")
+                else:
+                    ids[name] = await asyncio.to_thread(self._catalog.create_price_book, name)
+                    created.append(name)
+        return PriceBookIds(ids=ids, created=created)
+
+    @activity.defn(name="apply_catalog_page")
+    async def apply_catalog_page(self, request: ApplyCatalogPage) -> PageResult:
+        with api_errors():
+            return await asyncio.to_thread(self._apply_catalog, request)
+
+    def _apply_catalog(self, request: ApplyCatalogPage) -> PageResult:
+        plan = request.plan
+        result = PageResult()
+        codes = {spec.item: str(spec.fields.get("ProductCode") or spec.item) for spec in plan.products}
+        problems: dict[str, str] = {}
+        existing = self._catalog.products([spec.item for spec in plan.products])
+        product_ids = {item: p.id for item, p in existing.items()}
+        changed = diff_products(plan.products, existing)
+        records = [
+            {"attributes": {"type": "Product2"}, PRODUCT_EXTERNAL_ID: spec.item, **spec.fields}
+            for spec in changed
+        ]
+        for spec, outcome in zip(changed, self._catalog.upsert_products(records), strict=True):
+            if outcome.error is not None:
+                problems[spec.item] = f"Product2 upsert refused: {outcome.error}"
+                product_ids.pop(spec.item, None)
+                continue
+            assert outcome.id is not None
+            product_ids[spec.item] = outcome.id
+            if outcome.created:
+                result.products_created += 1
+            else:
+                result.products_updated += 1
+        result.records_unchanged += len(plan.products) - len(changed)
+        # A product created just now has no entries yet: only those that existed are read.
+        known = sorted(product_ids[item] for item in existing if item in product_ids)
+        entries = self._catalog.entries(known) if known else []
+        wanted = [e for e in plan.entries if e.item in product_ids]
+        creates, updates = diff_entries(wanted, entries, product_ids, request.price_books)
+        # A custom price needs its standard price: the standard ones go in calls of their own first.
+        standard = [c for c in creates if c.standard]
+        outcomes = self._catalog.create([c.record() for c in standard], "PricebookEntry")
+        result.entries_created += _tally(standard, outcomes, problems, "PricebookEntry create refused")
+        custom = [c for c in creates if not c.standard and c.item not in problems]
+        outcomes = self._catalog.create([c.record() for c in custom], "PricebookEntry")
+        result.entries_created += _tally(custom, outcomes, problems, "PricebookEntry create refused")
+        outcomes = self._catalog.update([u.record() for u in updates], "PricebookEntry")
+        result.entries_updated += _tally(updates, outcomes, problems, "PricebookEntry update refused")
+        result.records_unchanged += max(0, len(wanted) - len(creates) - len(updates))
+        result.problems = [
+            ParkedItem(item=item, item_code=codes.get(item, ""), reason=f"{codes.get(item, item)}: {reason}")
+            for item, reason in sorted(problems.items())
+        ]
+        result.succeeded = [spec.item for spec in plan.products if spec.item not in problems]
+        return result
+
+    @activity.defn(name="apply_stock_page")
+    async def apply_stock_page(self, request: ApplyStockPage) -> PageResult:
+        with api_errors():
+            return await asyncio.to_thread(self._apply_stock, request)
+
+    def _apply_stock(self, request: ApplyStockPage) -> PageResult:
+        existing = self._catalog.stock(request.page.items) if request.page.items else {}
+        writes = plan_inventory(
+            existing=existing, page=request.page, per_location=request.per_location, stamp=request.stamp
+        )
+        problems: dict[str, str] = {}
+        item_of_product = {stock.product_id: item for item, stock in existing.items()}
+        outcomes = self._catalog.update(writes.product_updates, "Product2 stock")
+        for record, outcome in zip(writes.product_updates, outcomes, strict=True):
+            if outcome.error is not None:
+                problems[item_of_product[record["Id"]]] = f"Product2 stock update refused: {outcome.error}"
+        levels = self._catalog.upsert_levels(writes.level_upserts)
+        for record, outcome in zip(writes.level_upserts, levels, strict=True):
+            if outcome.error is not None:
+                item = str(record["NetSuite_Key__c"]).split(":", 1)[0]
+                problems[item] = f"Inventory_Level__c {record['NetSuite_Key__c']} refused: {outcome.error}"
+        written = len(writes.product_updates) + len(writes.level_upserts)
+        return PageResult(
+            products_updated=sum(1 for o in outcomes if o.error is None),
+            levels_written=sum(1 for o in levels if o.error is None),
+            records_unchanged=max(0, len(request.page.items) - len(writes.not_in_catalog) - written),
+            not_in_catalog=len(writes.not_in_catalog),
+            problems=[ParkedItem(item=i, reason=r) for i, r in sorted(problems.items())],
+            succeeded=[i for i in request.page.items if i not in problems and i not in writes.not_in_catalog],
+        )
+
+
+def _tally(
+    writes: Sequence[EntryCreate | EntryUpdate],
+    outcomes: list[RecordOutcome],
+    problems: dict[str, str],
+    what: str,
+) -> int:
+    done = 0
+    failed: dict[str, list[str]] = defaultdict(list)
+    for write, outcome in zip(writes, outcomes, strict=True):
+        if outcome.error is None:
+            done += 1
+        else:
+            failed[write.item].append(outcome.error)
+    for item, errors in failed.items():
+        problems.setdefault(item, f"{what}: {'; '.join(errors)}")
+    return done
