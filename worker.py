@@ -94,7 +94,7 @@ def build_workers(
     poll_state = PollerStateActivities(store, steering)
     changes = AccountChangeActivities(sf_client, store, steering)
     ns_catalog = NetSuiteCatalogActivities(netsuite)
-    sf_catalog = SalesforceCatalogActivities(sf_client)
+    sf_catalog = SalesforceCatalogActivities(sf_client, store)
     sync_state = SyncStateActivities(store, steering)
     activities: list[Callable[..., Any]] = [
         salesforce.read_opportunity,

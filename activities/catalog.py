@@ -34,6 +34,8 @@ from q2c.domain.catalog import (
 )
 from q2c.domain.messages import WatermarkValue
 from q2c.domain.messages.catalog import (
+    CATALOG_SYNC,
+    INVENTORY_SYNC,
     ApplyCatalogPage,
     ApplyStockPage,
     NewestChange,
@@ -44,6 +46,7 @@ from q2c.domain.messages.catalog import (
     ReadStockPage,
     ResolvePriceBooks,
 )
+from q2c.store import ParkedRecord, Store
 from workflows import names
 
 
@@ -78,21 +81,31 @@ class NetSuiteCatalogActivities:
                 item_types=request.item_types,
                 page_size=request.page_size,
                 item_ids=request.item_ids,
+                price_levels=request.price_levels,
+                currencies=request.currencies,
             )
 
     @activity.defn(name="read_stock_page")
     async def read_stock_page(self, request: ReadStockPage) -> InventoryPage:
         with api_errors():
             return await self._catalog.stock_page(
-                after=request.after, since=_since(request.since), page_size=request.page_size
+                after=request.after,
+                since=_since(request.since),
+                page_size=request.page_size,
+                item_ids=request.item_ids,
             )
 
 
 class SalesforceCatalogActivities:
+    """The Salesforce writes of both syncs. Each page write also parks (in q2c's store) the items
+    Salesforce refused and unparks those written, so every parked item is kept, however many, and
+    retried by the next run."""
+
     task_queue: ClassVar[str] = names.TASK_QUEUE
 
-    def __init__(self, client: SalesforceClient) -> None:
+    def __init__(self, client: SalesforceClient, store: Store) -> None:
         self._catalog = SalesforceCatalog(client)
+        self._store = store
 
     @activity.defn(name="resolve_price_books")
     async def resolve_price_books(self, request: ResolvePriceBooks) -> PriceBookIds:
@@ -118,7 +131,13 @@ class SalesforceCatalogActivities:
     @activity.defn(name="apply_catalog_page")
     async def apply_catalog_page(self, request: ApplyCatalogPage) -> PageResult:
         with api_errors():
-            return await asyncio.to_thread(self._apply_catalog, request)
+            result = await asyncio.to_thread(self._apply_catalog, request)
+        await asyncio.to_thread(self._park, CATALOG_SYNC, result)
+        return result
+
+    def _park(self, name: str, result: PageResult) -> None:
+        parked = [ParkedRecord(poller=name, record_id=p.item, reason=p.reason) for p in result.problems]
+        self._store.update_parked(name, parked, result.succeeded)
 
     def _apply_catalog(self, request: ApplyCatalogPage) -> PageResult:
         plan = request.plan
@@ -148,16 +167,18 @@ class SalesforceCatalogActivities:
         known = sorted(product_ids[item] for item in existing if item in product_ids)
         entries = self._catalog.entries(known) if known else []
         wanted = [e for e in plan.entries if e.item in product_ids]
-        creates, updates = diff_entries(wanted, entries, product_ids, request.price_books)
-        # A custom price needs its standard price: the standard ones go in calls of their own first.
-        standard = [c for c in creates if c.standard]
-        outcomes = self._catalog.create([c.record() for c in standard], "PricebookEntry")
-        result.entries_created += _tally(standard, outcomes, problems, "PricebookEntry create refused")
-        custom = [c for c in creates if not c.standard and c.item not in problems]
-        outcomes = self._catalog.create([c.record() for c in custom], "PricebookEntry")
-        result.entries_created += _tally(custom, outcomes, problems, "PricebookEntry create refused")
-        outcomes = self._catalog.update([u.record() for u in updates], "PricebookEntry")
-        result.entries_updated += _tally(updates, outcomes, problems, "PricebookEntry update refused")
+        creates, updates = diff_entries(wanted, entries, product_ids, request.price_books, request.currencies)
+        # A custom price needs an active standard price: standard prices are created and (re)activated
+        # in calls before any custom one; an item whose standard price was refused gets no custom one.
+        for standard in (True, False):
+            new = [c for c in creates if c.standard is standard and c.item not in problems]
+            outcomes = self._catalog.create([c.record() for c in new], "PricebookEntry")
+            result.entries_created += _tally(new, outcomes, problems, "PricebookEntry create refused")
+            changed_entries = [u for u in updates if u.standard is standard and u.item not in problems]
+            outcomes = self._catalog.update([u.record() for u in changed_entries], "PricebookEntry")
+            result.entries_updated += _tally(
+                changed_entries, outcomes, problems, "PricebookEntry update refused"
+            )
         result.records_unchanged += max(0, len(wanted) - len(creates) - len(updates))
         result.problems = [
             ParkedItem(item=item, item_code=codes.get(item, ""), reason=f"{codes.get(item, item)}: {reason}")
@@ -169,32 +190,50 @@ class SalesforceCatalogActivities:
     @activity.defn(name="apply_stock_page")
     async def apply_stock_page(self, request: ApplyStockPage) -> PageResult:
         with api_errors():
-            return await asyncio.to_thread(self._apply_stock, request)
+            result = await asyncio.to_thread(self._apply_stock, request)
+        await asyncio.to_thread(self._park, INVENTORY_SYNC, result)
+        return result
 
     def _apply_stock(self, request: ApplyStockPage) -> PageResult:
         existing = self._catalog.stock(request.page.items) if request.page.items else {}
         writes = plan_inventory(
             existing=existing, page=request.page, per_location=request.per_location, stamp=request.stamp
         )
-        problems: dict[str, str] = {}
+
+        def named(item: str) -> str:
+            code = existing[item].code if item in existing else ""
+            return f"{code} (NetSuite item {item})" if code else f"NetSuite item {item}"
+
+        problems: dict[str, str] = {
+            item: f"{named(item)}: no Salesforce product has NetSuite_Internal_ID__c {item} yet, so its stock "
+            "cannot be shown; the catalog sync creates it (check the item's type is in [catalog] item_types), "
+            "then the next inventory sync writes it"
+            for item in writes.not_in_catalog
+        }
         item_of_product = {stock.product_id: item for item, stock in existing.items()}
         outcomes = self._catalog.update(writes.product_updates, "Product2 stock")
         for record, outcome in zip(writes.product_updates, outcomes, strict=True):
             if outcome.error is not None:
-                problems[item_of_product[record["Id"]]] = f"Product2 stock update refused: {outcome.error}"
+                item = item_of_product[record["Id"]]
+                problems[item] = f"{named(item)}: Product2 stock update refused: {outcome.error}"
         levels = self._catalog.upsert_levels(writes.level_upserts)
         for record, outcome in zip(writes.level_upserts, levels, strict=True):
             if outcome.error is not None:
                 item = str(record["NetSuite_Key__c"]).split(":", 1)[0]
-                problems[item] = f"Inventory_Level__c {record['NetSuite_Key__c']} refused: {outcome.error}"
+                problems[item] = (
+                    f"{named(item)}: Inventory_Level__c {record['NetSuite_Key__c']} refused: {outcome.error}"
+                )
         written = len(writes.product_updates) + len(writes.level_upserts)
         return PageResult(
             products_updated=sum(1 for o in outcomes if o.error is None),
             levels_written=sum(1 for o in levels if o.error is None),
             records_unchanged=max(0, len(request.page.items) - len(writes.not_in_catalog) - written),
             not_in_catalog=len(writes.not_in_catalog),
-            problems=[ParkedItem(item=i, reason=r) for i, r in sorted(problems.items())],
-            succeeded=[i for i in request.page.items if i not in problems and i not in writes.not_in_catalog],
+            problems=[
+                ParkedItem(item=i, item_code=existing[i].code if i in existing else "", reason=r)
+                for i, r in sorted(problems.items())
+            ],
+            succeeded=[i for i in request.page.items if i not in problems],
         )
 
 
@@ -209,6 +248,10 @@ def _tally(
     for write, outcome in zip(writes, outcomes, strict=True):
         if outcome.error is None:
             done += 1
+        elif isinstance(write, EntryCreate) and outcome.error.startswith("DUPLICATE_VALUE"):
+            # Another sync (one started by hand beside the schedule's) made this entry since this page
+            # read the entries: it exists, and the next run compares its price.
+            continue
         else:
             failed[write.item].append(outcome.error)
     for item, errors in failed.items():

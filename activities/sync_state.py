@@ -10,10 +10,13 @@ from temporalio import activity
 
 from q2c.domain.messages import Notified, StockChanged, Written
 from q2c.domain.messages.catalog import LoadSyncState, ParkedItem, SaveSyncState, SyncState
-from q2c.store import ParkedRecord, Store
+from q2c.store import Store
 from temporal_client.steering import Steering
 from temporal_client.stock import signal_orders_awaiting_stock
 from workflows import names
+
+# Parked items one run reads again first (the first this many by id); the rest wait for the next run.
+MAX_RETRIED = 10_000
 
 
 class SyncStateActivities:
@@ -26,7 +29,7 @@ class SyncStateActivities:
     @activity.defn(name="load_sync_state")
     async def load_sync_state(self, request: LoadSyncState) -> SyncState:
         watermark = await asyncio.to_thread(self._store.watermark, request.name)
-        parked = await asyncio.to_thread(self._store.parked_records, request.name)
+        parked = (await asyncio.to_thread(self._store.parked_records, request.name))[:MAX_RETRIED]
         return SyncState(
             watermark=watermark or None,
             parked=[
@@ -36,24 +39,10 @@ class SyncStateActivities:
 
     @activity.defn(name="save_sync_state")
     async def save_sync_state(self, request: SaveSyncState) -> Written:
-        """Advance the watermark, park what failed for good and unpark what got written, in one
-        transaction. No watermark (NetSuite has nothing yet) keeps the one saved."""
-        watermark = request.watermark or await asyncio.to_thread(self._store.watermark, request.name) or ""
-        await asyncio.to_thread(
-            lambda: self._store.save_poll(
-                request.name,
-                watermark,
-                [],
-                # ParkedRecord's account_id column holds the item's code (its SKU), for people.
-                parked=[
-                    ParkedRecord(
-                        poller=request.name, record_id=p.item, account_id=p.item_code or None, reason=p.reason
-                    )
-                    for p in request.parked
-                ],
-                unparked=request.unparked,
-            )
-        )
+        """Advance the watermark (items are parked and unparked by the page writes themselves). No
+        watermark (NetSuite has nothing yet) keeps the one saved."""
+        if request.watermark:
+            await asyncio.to_thread(self._store.save_poll, request.name, request.watermark, [])
         return Written(record_id=request.name)
 
     @activity.defn(name="tell_orders_awaiting_stock")

@@ -98,13 +98,14 @@ async def run_catalog(
     done = await ensure_catalog_schedules(client, settings, paused=True)
     console.print(
         f"Schedules {names.CATALOG_SCHEDULE} ({done[0]}, every {settings.catalog_sync_interval_seconds:g}s) and "
-        f"{names.INVENTORY_SCHEDULE} ({done[1]}, every {settings.inventory_sync_interval_seconds:g}s); "
+        f"{names.INVENTORY_SCHEDULE} ({done[1]}, every {settings.inventory_sync_interval_seconds:g}s; "
+        f"{names.INVENTORY_FULL_SCHEDULE} {done[2]}, every {settings.inventory_full_sync_interval_seconds:g}s); "
         "paused while the demo syncs at its own steps."
     )
     try:
         await _story(console, client, settings, netsuite, sf_admin, ns_admin)
     finally:
-        for schedule in (names.CATALOG_SCHEDULE, names.INVENTORY_SCHEDULE):
+        for schedule in (names.CATALOG_SCHEDULE, names.INVENTORY_SCHEDULE, names.INVENTORY_FULL_SCHEDULE):
             await client.get_schedule_handle(schedule).unpause(note="q2c demo: catalog chapter done")
 
 

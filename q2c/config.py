@@ -104,6 +104,7 @@ class Settings(BaseSettings):
     # Catalog (items, prices) and inventory (stock per location) from NetSuite: the two schedules.
     catalog_sync_interval_seconds: float = Field(default=3600.0, gt=0)
     inventory_sync_interval_seconds: float = Field(default=300.0, gt=0)
+    inventory_full_sync_interval_seconds: float = Field(default=86400.0, gt=0)
 
     # Stock at deal close (order to cash). A deal whose lines ask for more units of a stock-tracked product
     # than Product2.Quantity_Available__c shows: "warn" creates the sales order and says what is short on

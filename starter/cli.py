@@ -62,7 +62,7 @@ def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
         catalog = await ensure_catalog_schedules(client, settings)
         return added, netsuite, salesforce, catalog
 
-    added, schedule, salesforce, (catalog, inventory) = asyncio.run(run())
+    added, schedule, salesforce, (catalog, inventory, full) = asyncio.run(run())
     console.print(
         f"Search attributes added: {', '.join(added)}" if added else "Search attributes already registered."
     )
@@ -75,6 +75,9 @@ def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     console.print(f"Catalog sync schedule {catalog} (every {settings.catalog_sync_interval_seconds:g}s).")
     console.print(
         f"Inventory sync schedule {inventory} (every {settings.inventory_sync_interval_seconds:g}s)."
+    )
+    console.print(
+        f"Full inventory sync schedule {full} (every {settings.inventory_full_sync_interval_seconds:g}s)."
     )
     return 0
 
@@ -361,7 +364,9 @@ def describe_sync(what: str, status: CatalogStatus) -> str:
         lines.append(f"  inventory levels written: {status.levels_written}")
     lines.append(f"  unchanged: {status.records_unchanged}")
     if status.not_in_catalog:
-        lines.append(f"  items with no product in Salesforce yet (run sync-catalog): {status.not_in_catalog}")
+        lines.append(
+            f"  items with no product in Salesforce yet (parked until the catalog sync makes it): {status.not_in_catalog}"
+        )
     if status.orders_signalled:
         lines.append(f"  orders waiting for stock told: {status.orders_signalled}")
     for kind, count in sorted(status.notes_by_kind.items()):

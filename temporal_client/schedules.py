@@ -93,7 +93,8 @@ def inventory_input(settings: Settings, *, full: bool = False) -> InventorySyncI
 
 
 async def ensure_catalog_schedules(client: Client, settings: Settings, *, paused: bool = False) -> list[str]:
-    """The catalog sync's schedule and the inventory sync's faster one; returns what it did to each."""
+    """The catalog sync's schedule, the inventory sync's faster one and its daily full run (for stock no
+    transaction shows moving); returns what it did to each."""
     catalog = _every(
         names.CATALOG_WORKFLOW,
         catalog_input(settings),
@@ -106,9 +107,16 @@ async def ensure_catalog_schedules(client: Client, settings: Settings, *, paused
         names.INVENTORY_WORKFLOW_ID,
         settings.inventory_sync_interval_seconds,
     )
+    full = _every(
+        names.INVENTORY_WORKFLOW,
+        inventory_input(settings, full=True),
+        names.INVENTORY_FULL_WORKFLOW_ID,
+        settings.inventory_full_sync_interval_seconds,
+    )
     return [
         await _ensure(client, names.CATALOG_SCHEDULE, catalog, paused),
         await _ensure(client, names.INVENTORY_SCHEDULE, inventory, paused),
+        await _ensure(client, names.INVENTORY_FULL_SCHEDULE, full, paused),
     ]
 
 

@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.catalog import NetSuiteCatalogActivities, SalesforceCatalogActivities
     from activities.mapping import MappingActivities
     from activities.sync_state import SyncStateActivities
-    from q2c.domain.catalog import CatalogNote, CatalogPage, CatalogRules, plan_catalog
+    from q2c.domain.catalog import CatalogNote, CatalogPage, CatalogRules, InventoryPage, plan_catalog
     from q2c.domain.mapping import catalog_rules
     from q2c.domain.messages import LoadMapping, StockChanged
     from q2c.domain.messages.catalog import (
@@ -55,14 +55,12 @@ def _count(status: CatalogStatus, result: PageResult) -> None:
     status.levels_written += result.levels_written
     status.records_unchanged += result.records_unchanged
     status.not_in_catalog += result.not_in_catalog
-    parked = {p.item for p in result.problems}
-    status.parked = [p for p in status.parked if p.item not in parked]
-    for problem in result.problems:
-        status.parked_count += 1
-        if len(status.parked) < NOTES_KEPT:
-            status.parked.append(problem)
-    done = set(result.succeeded)
-    status.unparked = sorted(set(status.unparked) - parked | done, key=int)
+    settled = set(result.succeeded)
+    refused = {p.item for p in result.problems}
+    status.parked = [p for p in status.parked if p.item not in settled | refused]
+    status.parked_count += len(result.problems)
+    room = max(0, NOTES_KEPT - len(status.parked))
+    status.parked += result.problems[:room]
 
 
 def _note(status: CatalogStatus, notes: list[CatalogNote]) -> None:
@@ -103,10 +101,12 @@ class CatalogSync:
     item on a first or ``full`` run), ``page_size`` at a time by id: for each page, plan the products and
     entries (``q2c.domain.catalog.plan_catalog``, deterministic) and write what differs in Salesforce.
     What Salesforce refuses for one item parks that item, visibly (details, status, result, and q2c's
-    store) while the rest goes on; a later run retries it. Prices changed in NetSuite change the item's
-    modification date, so they are read with it. After ``pages_per_run`` pages it continues as new,
-    carrying its progress. Last, it saves the watermark and the parked items; a failed run saved nothing
-    and the next run does the same pages again, writing only what is still different.
+    store, written by the page write itself, so every one is kept) while the rest goes on; every later
+    run reads the parked items first and unparks those it writes. Prices changed in NetSuite change the
+    item's modification date, so they are read with it; item groups with a changed member are read
+    again after the pages (their own date does not move). After ``pages_per_run`` pages it continues as
+    new, carrying its progress. Last, it saves the watermark; a failed run saved none, and the next run
+    does the same pages again, writing only what is still different.
     """
 
     @workflow.init
@@ -140,25 +140,30 @@ class CatalogSync:
             )
             workflow.set_current_details(_details("Catalog sync", status))
         assert rules is not None
-        item_types = request.item_types
-        if status.retry_items:
-            page = await call(
-                NetSuiteCatalogActivities.read_catalog_page,
-                ReadCatalogPage(
-                    item_types=item_types, item_ids=status.retry_items, page_size=len(status.retry_items)
-                ),
-                summary=f"Read {len(status.retry_items)} parked items again",
-            )
-            status.retry_items = []
-            await self._apply(call, page, rules, books)
+        filters = {
+            "item_types": request.item_types,
+            "price_levels": [rule.price_level for rule in rules.price_books],
+            "currencies": sorted(set(rules.currencies.values())),
+        }
+
+        async def read_ids(ids: list[str], what: str) -> None:
+            for start in range(0, len(ids), request.page_size):
+                batch = ids[start : start + request.page_size]
+                page = await call(
+                    NetSuiteCatalogActivities.read_catalog_page,
+                    ReadCatalogPage(item_ids=batch, page_size=len(batch), **filters),
+                    summary=f"Read {len(batch)} {what}",
+                )
+                await self._apply(call, page, rules, books)
+
+        retry, status.retry_items = status.retry_items, []
+        await read_ids(retry, "parked items again")
 
         def read_after(after: str) -> asyncio.Task[CatalogPage]:
             return asyncio.create_task(
                 call(
                     NetSuiteCatalogActivities.read_catalog_page,
-                    ReadCatalogPage(
-                        after=after, since=status.since, item_types=item_types, page_size=request.page_size
-                    ),
+                    ReadCatalogPage(after=after, since=status.since, page_size=request.page_size, **filters),
                     summary=f"Read items after id {after}",
                 )
             )
@@ -182,20 +187,10 @@ class CatalogSync:
                 status.runs += 1
                 workflow.continue_as_new(request.model_copy(update={"resume": status}))
             page = await following
-        while status.regroup_items:
-            batch = status.regroup_items[: request.page_size]
-            status.regroup_items = status.regroup_items[request.page_size :]
-            page = await call(
-                NetSuiteCatalogActivities.read_catalog_page,
-                ReadCatalogPage(item_types=item_types, item_ids=batch, page_size=len(batch)),
-                summary=f"Read {len(batch)} item groups whose members changed",
-            )
-            await self._apply(call, page, rules, books)
+        regroup, status.regroup_items = status.regroup_items, []
+        await read_ids(regroup, "item groups whose members changed")
         await call(
-            SyncStateActivities.save_sync_state,
-            SaveSyncState(
-                name=CATALOG_SYNC, watermark=status.newest, parked=status.parked, unparked=status.unparked
-            ),
+            SyncStateActivities.save_sync_state, SaveSyncState(name=CATALOG_SYNC, watermark=status.newest)
         )
         status.done = True
         workflow.set_current_details(_details("Catalog sync", status))
@@ -216,7 +211,7 @@ class CatalogSync:
         _note(status, plan.notes)
         result = await call(
             SalesforceCatalogActivities.apply_catalog_page,
-            ApplyCatalogPage(plan=plan, price_books=books),
+            ApplyCatalogPage(plan=plan, price_books=books, currencies=sorted(rules.currencies)),
             summary=f"Write {len(plan.products)} products and {len(plan.entries)} entries where they differ",
         )
         _count(status, result)
@@ -230,9 +225,12 @@ class InventorySync:
     Steps: load the watermark; note NetSuite's newest stock-moving transaction (the next watermark); page
     through the inventory items on orders, fulfilments and adjustments modified since the watermark
     (every inventory item on a first or ``full`` run), reading their stock per location; write to
-    Salesforce the Product2 totals and Inventory_Level__c records that differ. Items with no product in
-    Salesforce yet are counted and left for the catalog sync. When anything changed, orders waiting for
-    stock (stage ``awaiting_stock``) are told (``stock_changed``) and re-check. Then the watermark is saved.
+    Salesforce the Product2 totals and Inventory_Level__c records that differ. Items parked by earlier
+    runs are read first; an item with no product in Salesforce yet, or whose write Salesforce refused,
+    is parked (named, in q2c's store) and retried by every later run. When anything changed, orders
+    waiting for stock (stage ``awaiting_stock``) are told (``stock_changed``) and re-check. Then the
+    watermark is saved. The ``sync-inventory-full`` schedule runs it ``full`` once a day, for what no
+    transaction shows (a deleted order's released stock).
     """
 
     @workflow.init
@@ -255,15 +253,11 @@ class InventorySync:
             if request.per_location is None:
                 mapping = await call(MappingActivities.load_mapping, LoadMapping())
                 request = request.model_copy(update={"per_location": mapping.inventory.per_location})
+            status.retry_items = [p.item for p in state.parked]
         per_location = bool(request.per_location)
         stamp = workflow.now().strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-        pages_this_run = 0
-        while True:
-            page = await call(
-                NetSuiteCatalogActivities.read_stock_page,
-                ReadStockPage(after=status.after, since=status.since, page_size=request.page_size),
-                summary=f"Read stock of items after id {status.after}",
-            )
+
+        async def write(page: InventoryPage) -> None:
             status.pages += 1
             status.items_read += len(page.items)
             if page.items:
@@ -274,6 +268,25 @@ class InventorySync:
                 )
                 _count(status, result)
             workflow.set_current_details(_details("Inventory sync", status))
+
+        retry, status.retry_items = status.retry_items, []
+        for start in range(0, len(retry), request.page_size):
+            batch = retry[start : start + request.page_size]
+            await write(
+                await call(
+                    NetSuiteCatalogActivities.read_stock_page,
+                    ReadStockPage(item_ids=batch, page_size=len(batch)),
+                    summary=f"Read the stock of {len(batch)} parked items again",
+                )
+            )
+        pages_this_run = 0
+        while True:
+            page = await call(
+                NetSuiteCatalogActivities.read_stock_page,
+                ReadStockPage(after=status.after, since=status.since, page_size=request.page_size),
+                summary=f"Read stock of items after id {status.after}",
+            )
+            await write(page)
             status.after = page.last_id or status.after
             pages_this_run += 1
             if not page.more:
@@ -288,10 +301,7 @@ class InventorySync:
             )
             status.orders_signalled = told.signalled
         await call(
-            SyncStateActivities.save_sync_state,
-            SaveSyncState(
-                name=INVENTORY_SYNC, watermark=status.newest, parked=status.parked, unparked=status.unparked
-            ),
+            SyncStateActivities.save_sync_state, SaveSyncState(name=INVENTORY_SYNC, watermark=status.newest)
         )
         status.done = True
         workflow.set_current_details(_details("Inventory sync", status))

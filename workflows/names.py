@@ -83,6 +83,8 @@ CATALOG_WORKFLOW_ID = "catalog"
 INVENTORY_WORKFLOW = "InventorySync"
 INVENTORY_SCHEDULE = "sync-inventory"
 INVENTORY_WORKFLOW_ID = "inventory"
+INVENTORY_FULL_SCHEDULE = "sync-inventory-full"
+INVENTORY_FULL_WORKFLOW_ID = "inventory-full"
 
 # Order to cash: stock. The inventory sync sends stock_changed to the orders in awaiting_stock
 # (temporal_client.stock.signal_orders_awaiting_stock).

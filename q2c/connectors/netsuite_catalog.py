@@ -18,8 +18,22 @@ from q2c.connectors.netsuite import NetSuiteClient, parse_netsuite_time
 from q2c.connectors.netsuite_billing import IN_LIST, PAGE, SUITEQL_TIME, _literal_id, suiteql_time
 from q2c.domain.catalog import CatalogItem, CatalogPage, GroupMember, InventoryPage, ItemPrice, StockLevel
 
-# Transactions that move stock: orders commit it, fulfilments ship it, adjustments (and receipts) add it.
-STOCK_TRANSACTIONS = ("SalesOrd", "ItemShip", "InvAdjst", "ItemRcpt")
+# Transactions that move stock: orders commit it, fulfilments ship it, adjustments, receipts, transfers,
+# counts and assembly builds move it, purchase orders put it on order. (A deleted transaction leaves
+# nothing to find: the daily full run, Schedule sync-inventory-full, catches what it changed.)
+STOCK_TRANSACTIONS = (
+    "SalesOrd",
+    "ItemShip",
+    "InvAdjst",
+    "ItemRcpt",
+    "PurchOrd",
+    "TrnfrOrd",
+    "InvTrnfr",
+    "InvCount",
+    "Build",
+    "Unbuild",
+    "RtnAuth",
+)
 _ITEM_COLUMNS = (
     "i.id, i.itemid, i.displayname, i.description, i.itemtype, i.isinactive, "
     "TO_CHAR(i.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS modified"
@@ -76,6 +90,8 @@ class NetSuiteCatalog:
         item_types: list[str],
         page_size: int,
         item_ids: list[str] | None = None,
+        price_levels: list[str] | None = None,
+        currencies: list[str] | None = None,
     ) -> CatalogPage:
         """Items with id > ``after`` (changed since ``since``, or the ``item_ids`` given), with every
         price row and group member of them: 2 to 4 calls for up to ``page_size`` items."""
@@ -103,7 +119,7 @@ class NetSuiteCatalog:
             for row in rows
         ]
         ids = [item.id for item in items]
-        prices = await self.prices(ids)
+        prices = await self.prices(ids, price_levels, currencies)
         group_ids = [item.id for item in items if item.item_type == "Group"]
         members = await self.members(group_ids) if group_ids else []
         outside = sorted({m.item for m in members} - set(ids), key=int)
@@ -114,7 +130,7 @@ class NetSuiteCatalog:
             items=items,
             prices=prices,
             members=members,
-            member_prices=await self.prices(outside) if outside else [],
+            member_prices=await self.prices(outside, price_levels, currencies) if outside else [],
             last_id=ids[-1] if ids else after,
             more=bool(page.get("hasMore")),
             containing_groups=containing,
@@ -130,14 +146,22 @@ class NetSuiteCatalog:
             found += [str(row["parentitem"]) for row in rows]
         return found
 
-    async def prices(self, item_ids: list[str]) -> list[ItemPrice]:
+    async def prices(
+        self, item_ids: list[str], price_levels: list[str] | None = None, currencies: list[str] | None = None
+    ) -> list[ItemPrice]:
+        """The price rows of these items, only in these price levels and currencies when given."""
         found: list[ItemPrice] = []
+        only = ""
+        if price_levels is not None:
+            only += f" AND p.pricelevel IN ({_ids(price_levels) or 'NULL'})"
+        if currencies is not None:
+            only += f" AND p.currency IN ({_ids(currencies) or 'NULL'})"
         # One page's price rows (items x levels x currencies x breaks) are a few thousand at most, so
         # offset paging inside one IN list stays far below SuiteQL's 100,000-row reach.
         for chunk in _chunks(item_ids):
             rows = await self._client.suiteql_rows(
                 "SELECT p.item, p.pricelevel, p.currency, p.quantity, p.unitprice FROM pricing p "
-                f"WHERE p.item IN ({_ids(chunk)}) ORDER BY p.item, p.pricelevel, p.currency, p.quantity"
+                f"WHERE p.item IN ({_ids(chunk)}){only} ORDER BY p.item, p.pricelevel, p.currency, p.quantity"
             )
             found += [
                 ItemPrice(
@@ -169,19 +193,25 @@ class NetSuiteCatalog:
             ]
         return found
 
-    async def stock_page(self, *, after: str, since: dt.datetime | None, page_size: int) -> InventoryPage:
+    async def stock_page(
+        self, *, after: str, since: dt.datetime | None, page_size: int, item_ids: list[str] | None = None
+    ) -> InventoryPage:
         """Inventory items with id > ``after`` whose stock may have changed since ``since`` (every one when
-        None): those on a stock-moving transaction modified since then. Then their stock per location."""
+        None; the ``item_ids`` given when they are): those on a stock-moving transaction modified since
+        then. Then their stock per location, leaving out locations that hold, expect and owe nothing (a
+        location that drops to nothing is written as zero from what Salesforce shows)."""
+        where = ["i.itemtype = 'InvtPart'", f"i.id > {_literal_id(after)}"]
+        if item_ids is not None:
+            if not item_ids:
+                return InventoryPage(items=[], levels=[], last_id=after)
+            where.append(f"i.id IN ({_ids(item_ids)})")
         if since is None:
-            query = (
-                "SELECT i.id AS item FROM item i WHERE i.itemtype = 'InvtPart' "
-                f"AND i.id > {_literal_id(after)} ORDER BY i.id"
-            )
+            query = f"SELECT i.id AS item FROM item i WHERE {' AND '.join(where)} ORDER BY i.id"
         else:
             query = (
-                "SELECT DISTINCT tl.item AS item FROM transactionline tl JOIN transaction t ON t.id = tl.transaction "
-                f"WHERE t.type IN ({_quoted(STOCK_TRANSACTIONS)}) AND t.lastmodifieddate >= {suiteql_time(since)} "
-                f"AND tl.item > {_literal_id(after)} ORDER BY tl.item"
+                "SELECT DISTINCT i.id AS item FROM transactionline tl JOIN transaction t ON t.id = tl.transaction "
+                f"JOIN item i ON i.id = tl.item WHERE t.type IN ({_quoted(STOCK_TRANSACTIONS)}) "
+                f"AND t.lastmodifieddate >= {suiteql_time(since)} AND {' AND '.join(where)} ORDER BY i.id"
             )
         page = await self._client.suiteql(query, limit=min(page_size, PAGE))
         ids = [str(row["item"]) for row in page.get("items") or [] if row.get("item")]
@@ -190,7 +220,9 @@ class NetSuiteCatalog:
             rows = await self._client.suiteql_rows(
                 "SELECT b.item, b.location, l.name AS locationname, b.quantityonhand, b.quantityavailable, "
                 "b.quantityonorder, b.quantitybackordered FROM inventoryitemlocations b "
-                f"JOIN location l ON l.id = b.location WHERE b.item IN ({_ids(chunk)}) ORDER BY b.item, b.location"
+                f"JOIN location l ON l.id = b.location WHERE b.item IN ({_ids(chunk)}) "
+                "AND (b.quantityonhand <> 0 OR b.quantityavailable <> 0 OR b.quantityonorder <> 0 "
+                "OR b.quantitybackordered <> 0) ORDER BY b.item, b.location"
             )
             levels += [
                 StockLevel(

@@ -121,7 +121,7 @@ class SalesforceCatalog:
         found: dict[str, ExistingStock] = {}
         for chunk in _chunks(items, IN_LIST):
             soql = format_soql(
-                f"SELECT Id, {PRODUCT_EXTERNAL_ID}, {totals}, "
+                f"SELECT Id, ProductCode, {PRODUCT_EXTERNAL_ID}, {totals}, "
                 f"(SELECT Id, {INVENTORY_EXTERNAL_ID}, Name, NetSuite_Location_ID__c, Location_Name__c, {totals} "
                 f"FROM Inventory_Levels__r) FROM Product2 WHERE {PRODUCT_EXTERNAL_ID} IN {{}}",
                 chunk,
@@ -132,6 +132,7 @@ class SalesforceCatalog:
                 found[item] = ExistingStock(
                     product_id=row["Id"],
                     item=item,
+                    code=str(row.get("ProductCode") or ""),
                     totals={name: row.get(name) for name in INVENTORY_FIELDS},
                     levels={
                         str(child[INVENTORY_EXTERNAL_ID]): (

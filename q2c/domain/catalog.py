@@ -365,6 +365,7 @@ class EntryUpdate(BaseModel):
     item: str
     id: str
     fields: dict[str, Any]
+    standard: bool = False  # in the standard price book: reactivated before any custom price is made
 
     def record(self) -> dict[str, Any]:
         return {"attributes": {"type": "PricebookEntry"}, "Id": self.id, **self.fields}
@@ -393,11 +394,14 @@ def diff_entries(
     existing: Iterable[ExistingEntry],
     product_ids: dict[str, str],
     book_ids: dict[str, str],
+    currencies: Iterable[str],
 ) -> tuple[list[EntryCreate], list[EntryUpdate]]:
-    """Creates (standard price book first) and updates that bring the entries of these products, in the
-    price books and currencies the mapping manages, to what NetSuite says. An entry NetSuite no longer
-    prices is deactivated; an inactive entry not there yet is not created."""
-    managed_books = set(book_ids.values())
+    """Creates and updates (standard price book first in each) that bring the entries of these products,
+    in the price books and currencies the mapping manages, to what NetSuite says. An entry NetSuite no
+    longer prices is deactivated; an inactive entry not there yet is not created; entries in other price
+    books or currencies (kept by hand) are left alone."""
+    managed_books = {book_id[:15] for book_id in book_ids.values()}
+    managed_currencies = set(currencies)
     standard_id = book_ids.get(STANDARD_PRICE_BOOK)
     have: dict[tuple[str, str, str], ExistingEntry] = {}
     for entry in existing:
@@ -434,14 +438,27 @@ def diff_entries(
         if current.active != spec.active:
             fields["IsActive"] = spec.active
         if fields:
-            updates.append(EntryUpdate(item=spec.item, id=current.id, fields=fields))
+            updates.append(
+                EntryUpdate(item=spec.item, id=current.id, fields=fields, standard=book_id == standard_id)
+            )
     for key, current in have.items():
-        if key in wanted or not current.active or current.price_book_id not in managed_books:
+        if key in wanted or not current.active:
+            continue
+        if key[1] not in managed_books or current.currency not in managed_currencies:
             continue
         item = item_of.get(key[0])
         if item is not None:
-            updates.append(EntryUpdate(item=item, id=current.id, fields={"IsActive": False}))
-    creates.sort(key=lambda c: not c.standard)  # a custom price needs the standard one first
+            updates.append(
+                EntryUpdate(
+                    item=item,
+                    id=current.id,
+                    fields={"IsActive": False},
+                    standard=standard_id is not None and key[1] == standard_id[:15],
+                )
+            )
+    # A custom price needs its standard one (active) first.
+    creates.sort(key=lambda c: not c.standard)
+    updates.sort(key=lambda u: not u.standard)
     return creates, updates
 
 
@@ -459,7 +476,7 @@ class StockLevel(BaseModel):
 
     def quantities(self) -> dict[str, float]:
         values = (self.on_hand, self.available, self.on_order, self.back_ordered)
-        return {name: float(v) for name, v in zip(INVENTORY_FIELDS, values, strict=True)}
+        return {name: float(_money(v)) for name, v in zip(INVENTORY_FIELDS, values, strict=True)}
 
 
 class InventoryPage(BaseModel):
@@ -472,6 +489,7 @@ class InventoryPage(BaseModel):
 class ExistingStock(BaseModel):
     product_id: str
     item: str
+    code: str = ""  # the product's ProductCode, to name it in a problem
     totals: dict[str, Any]
     levels: dict[str, tuple[str, dict[str, Any]]]  # NetSuite key -> (record id, fields)
 
@@ -555,7 +573,7 @@ def plan_inventory(
 def _same_number(a: Any, b: Any) -> bool:
     if b is None:
         return False
-    return Decimal(str(a)).quantize(CENT) == Decimal(str(b)).quantize(CENT)
+    return _money(Decimal(str(a))) == _money(Decimal(str(b)))
 
 
 def _same_stock(a: Any, b: Any) -> bool:

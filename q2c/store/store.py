@@ -227,6 +227,28 @@ class Store:
             )
             return list(session.exec(query))
 
+    def update_parked(self, poller: str, parked: Iterable[ParkedRecord], settled: Iterable[str]) -> None:
+        """Park these records (or update why) and unpark the settled ones, in one transaction; only
+        records parked before are looked at for unparking, so a large settled list costs one query."""
+        settled_ids = list(dict.fromkeys(settled))
+        with Session(self.engine) as session:
+            for start in range(0, len(settled_ids), _IN_CHUNK):
+                chunk = settled_ids[start : start + _IN_CHUNK]
+                query = select(ParkedRecord).where(
+                    ParkedRecord.poller == poller, col(ParkedRecord.record_id).in_(chunk)
+                )
+                for row in session.exec(query):
+                    session.delete(row)
+            session.flush()
+            for failed in parked:
+                kept = session.get(ParkedRecord, (poller, failed.record_id))
+                if kept is None:
+                    session.add(ParkedRecord.model_validate({**failed.model_dump(), "poller": poller}))
+                else:
+                    kept.reason, kept.attempts, kept.updated_at = failed.reason, kept.attempts + 1, _now()
+                    session.add(kept)
+            session.commit()
+
     def credit_records(self, *, on_hold_only: bool = False) -> dict[str, CreditRecord]:
         query = select(CreditRecord)
         if on_hold_only:

@@ -393,9 +393,13 @@ async def test_a_deal_for_more_than_the_stock_waits_until_the_inventory_sync_bri
     the inventory sync that sees new stock tells the order, which then goes ahead."""
     ns, sf = catalog_sandboxes.ns_admin, catalog_sandboxes.sf_admin
     sku = _sku()
-    (item_id,) = ns.load({"inventoryItem": [{"itemId": sku, "price": _prices(("1", USD, 0, 50.0))}]})[
-        "inventoryItem"
-    ]
+    ids = ns.load(
+        {
+            "inventoryItem": [{"itemId": sku, "price": _prices(("1", USD, 0, 50.0))}],
+            "serviceSaleItem": [{"itemId": f"SVC-{sku}", "price": _prices(("1", USD, 0, 900.0))}],
+        }
+    )
+    (item_id,), (service_id,) = ids["inventoryItem"], ids["serviceSaleItem"]
     main = min((loc["id"] for loc in ns.records("location")), key=int)
     _receive(catalog_sandboxes, item_id, main, 2)
     await _sync(client, settings)
@@ -403,6 +407,8 @@ async def test_a_deal_for_more_than_the_stock_waits_until_the_inventory_sync_bri
     product = _product(catalog_sandboxes, item_id)
     assert product["Quantity_Available__c"] == 2.0
     entry = _entries(catalog_sandboxes, product["Id"])[("standard", "USD")]
+    service = _product(catalog_sandboxes, service_id)
+    service_entry = _entries(catalog_sandboxes, service["Id"])[("standard", "USD")]
     (account,) = sf.load({"Account": [{"Name": f"Stock buyer {sku}", "CurrencyIsoCode": "USD"}]})["Account"]
     (opportunity,) = sf.load(
         {
@@ -420,7 +426,8 @@ async def test_a_deal_for_more_than_the_stock_waits_until_the_inventory_sync_bri
     sf.load(
         {
             "OpportunityLineItem": [
-                {"OpportunityId": opportunity, "PricebookEntryId": entry["Id"], "Quantity": 5}
+                {"OpportunityId": opportunity, "PricebookEntryId": entry["Id"], "Quantity": 5},
+                {"OpportunityId": opportunity, "PricebookEntryId": service_entry["Id"], "Quantity": 1},
             ]
         }
     )
@@ -443,7 +450,34 @@ async def test_a_deal_for_more_than_the_stock_waits_until_the_inventory_sync_bri
     done = await wait_until_settled(client, opportunity, 60, stages=ORDER_CREATED)
     (order,) = records_with(ns, "salesOrder", externalId=opportunity)
     assert done.sales_order_id == order["id"]
-    assert [line["item"]["id"] for line in order["item"]["items"]] == [item_id]
+    assert [line["item"]["id"] for line in order["item"]["items"]] == [item_id, service_id]
+    # The order's service line moved no stock: the service shows none (it is not stock-tracked).
+    await sync_inventory_once(client, settings)
+    assert _product(catalog_sandboxes, service_id)["Quantity_Available__c"] is None
+    assert _product(catalog_sandboxes, item_id)["Quantity_Available__c"] == 7.0  # 12 less the 5 ordered
+
+
+async def test_stock_of_an_item_with_no_product_yet_is_parked_until_the_catalog_sync_makes_it(
+    client: Client, settings: Settings, catalog_sandboxes: LocalSandboxes
+) -> None:
+    ns = catalog_sandboxes.ns_admin
+    await _sync(client, settings)
+    await sync_inventory_once(client, settings)
+    sku = _sku()
+    (item_id,) = ns.load({"inventoryItem": [{"itemId": sku, "price": _prices(("1", USD, 0, 3.0))}]})[
+        "inventoryItem"
+    ]
+    _receive(catalog_sandboxes, item_id, min((loc["id"] for loc in ns.records("location")), key=int), 4)
+
+    early = await sync_inventory_once(client, settings)
+    (parked,) = [p for p in early.parked if p.item == item_id]
+    assert f"NetSuite item {item_id}" in parked.reason and "catalog sync" in parked.reason
+
+    await _sync(client, settings)
+    later = await sync_inventory_once(client, settings)
+    assert item_id not in {p.item for p in later.parked}
+    assert _product(catalog_sandboxes, item_id)["Quantity_On_Hand__c"] == 4.0
+    assert (await sync_inventory_once(client, settings)).parked == []
 
 
 async def _listed(client: Client, query: str) -> bool:

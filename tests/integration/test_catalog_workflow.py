@@ -61,7 +61,7 @@ class FakeOrgs:
         @activity.defn(name=activity_name(SyncStateActivities.save_sync_state))
         async def save_sync_state(request: SaveSyncState) -> Written:
             self.saved.append(request)
-            self.state = SyncState(watermark=request.watermark, parked=request.parked)
+            self.state = self.state.model_copy(update={"watermark": request.watermark})
             return Written(record_id=request.name)
 
         @activity.defn(name=activity_name(NetSuiteCatalogActivities.newest_netsuite_change))
@@ -103,6 +103,10 @@ class FakeOrgs:
             self.applied.append(request)
             items = [p.item for p in request.plan.products]
             bad = [i for i in items if i in self.broken]
+            # As the real activity does: park the refused items, unpark the written ones, in the store.
+            kept = [p for p in self.state.parked if p.item not in items]
+            parked = kept + [ParkedItem(item=i, reason=f"SKU-{i}: refused") for i in bad]
+            self.state = self.state.model_copy(update={"parked": parked})
             return PageResult(
                 products_created=len(items) - len(bad),
                 entries_created=len(request.plan.entries) - len(bad),
@@ -148,8 +152,7 @@ async def test_pages_continue_as_new_with_their_progress_and_the_watermark_is_sa
     assert [p.item for p in status.parked] == [BROKEN]
     (saved,) = fake.saved
     assert saved.watermark == "2026-12-01 10:00:00"
-    assert [p.item for p in saved.parked] == [BROKEN]
-    assert BROKEN not in saved.unparked and "1" in saved.unparked
+    assert [p.item for p in fake.state.parked] == [BROKEN]
     assert status.since is None  # a first run reads everything
 
 
@@ -160,12 +163,11 @@ async def test_a_parked_item_is_read_again_first_and_unparked_once_it_is_written
     await _run(env)
     fake.reads.clear()
     fake.broken.clear()
-    fake.state = fake.state.model_copy(update={"watermark": "2026-12-01 10:00:00"})
     status = await _run(env)
     assert fake.reads[0].item_ids == [BROKEN]
     assert fake.reads[1].since == "2026-12-01 10:00:00"
     assert status.parked == []
-    assert BROKEN in fake.saved[-1].unparked
+    assert fake.state.parked == []
 
 
 async def test_item_groups_whose_members_changed_are_read_again_after_the_pages(
@@ -175,3 +177,17 @@ async def test_item_groups_whose_members_changed_are_read_again_after_the_pages(
     await _run(env)
     assert fake.reads[-1].item_ids == [GROUP]
     assert [r.item_ids for r in fake.reads].count([GROUP]) == 1
+
+
+async def test_every_parked_item_is_kept_and_read_again_a_page_at_a_time(
+    orgs: tuple[WorkflowEnvironment, FakeOrgs],
+) -> None:
+    env, fake = orgs
+    fake.broken = {"3", "5", "7", "9"}
+    first = await _run(env)
+    assert first.parked_count == 4 and {p.item for p in fake.state.parked} == fake.broken
+    fake.reads.clear()
+    fake.broken = set()
+    await _run(env)
+    assert [r.item_ids for r in fake.reads[:2]] == [["3", "5"], ["7", "9"]]
+    assert fake.state.parked == []

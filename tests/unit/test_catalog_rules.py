@@ -36,6 +36,7 @@ RULES = CatalogRules(
     families={"InvtPart": "Hardware", "Service": "Services"},
 )
 BOOKS = {"standard": "01s000000000001AAA", "Partner": "01s000000000002AAA"}
+CODES = ["USD", "EUR"]
 
 
 def _price(item: str, level: str, currency: str, price: str, quantity: str = "0") -> ItemPrice:
@@ -170,7 +171,7 @@ def test_entries_are_created_standard_first_updated_when_the_price_moves_and_nev
     )
     plan = plan_catalog(page, RULES)
     products = {"10": "01t000000000001AAA"}
-    creates, updates = diff_entries(plan.entries, [], products, BOOKS)
+    creates, updates = diff_entries(plan.entries, [], products, BOOKS, CODES)
     assert [c.standard for c in creates] == [True, True, False]
     assert updates == []
     existing = [
@@ -179,7 +180,7 @@ def test_entries_are_created_standard_first_updated_when_the_price_moves_and_nev
         _entry("01u3", "Partner", "USD", "80"),
         _entry("01u4", "Partner", "EUR", "70"),  # NetSuite no longer prices Partner EUR
     ]
-    creates, updates = diff_entries(plan.entries, existing, products, BOOKS)
+    creates, updates = diff_entries(plan.entries, existing, products, BOOKS, CODES)
     assert creates == []
     assert {u.id: u.fields for u in updates} == {"01u2": {"UnitPrice": 95.0}, "01u4": {"IsActive": False}}
 
@@ -188,7 +189,11 @@ def test_a_rerun_with_nothing_changed_writes_nothing() -> None:
     page = CatalogPage(items=[_item()], prices=[_price("10", "1", "1", "100")])
     plan = plan_catalog(page, RULES)
     creates, updates = diff_entries(
-        plan.entries, [_entry("01u1", "standard", "USD", "100.00")], {"10": "01t000000000001AAA"}, BOOKS
+        plan.entries,
+        [_entry("01u1", "standard", "USD", "100.00")],
+        {"10": "01t000000000001AAA"},
+        BOOKS,
+        CODES,
     )
     assert (creates, updates) == ([], [])
 
@@ -197,13 +202,13 @@ def test_reactivating_an_item_reactivates_its_entries_and_an_inactive_one_is_not
     products = {"10": "01t000000000001AAA"}
     active = plan_catalog(CatalogPage(items=[_item()], prices=[_price("10", "1", "1", "100")]), RULES)
     _, updates = diff_entries(
-        active.entries, [_entry("01u1", "standard", "USD", "100", active=False)], products, BOOKS
+        active.entries, [_entry("01u1", "standard", "USD", "100", active=False)], products, BOOKS, CODES
     )
     assert [u.fields for u in updates] == [{"IsActive": True}]
     inactive = plan_catalog(
         CatalogPage(items=[_item(inactive=True)], prices=[_price("10", "1", "1", "100")]), RULES
     )
-    assert diff_entries(inactive.entries, [], products, BOOKS) == ([], [])
+    assert diff_entries(inactive.entries, [], products, BOOKS, CODES) == ([], [])
 
 
 def test_entries_in_price_books_the_mapping_does_not_manage_are_left_alone() -> None:
@@ -215,7 +220,7 @@ def test_entries_in_price_books_the_mapping_does_not_manage_are_left_alone() -> 
         unit_price=Decimal(1),
         active=True,
     )
-    assert diff_entries([], [other], {"10": "01t000000000001AAA"}, BOOKS) == ([], [])
+    assert diff_entries([], [other], {"10": "01t000000000001AAA"}, BOOKS, CODES) == ([], [])
 
 
 def test_inventory_writes_only_the_totals_and_levels_that_changed() -> None:
@@ -286,3 +291,32 @@ def test_a_bad_catalog_section_is_refused_naming_the_line(tmp_path: Path, catalo
         load_mapping(path)
     assert problem in str(refused.value)
     assert "line" in str(refused.value)
+
+
+def test_entries_in_currencies_the_mapping_does_not_sync_are_left_alone() -> None:
+    kept_by_hand = _entry("01u7", "standard", "JPY", "15000")
+    assert diff_entries([], [kept_by_hand], {"10": "01t000000000001AAA"}, BOOKS, CODES) == ([], [])
+
+
+def test_a_standard_price_is_reactivated_before_custom_ones_change() -> None:
+    page = CatalogPage(items=[_item()], prices=[_price("10", "1", "1", "100"), _price("10", "2", "1", "80")])
+    plan = plan_catalog(page, RULES)
+    existing = [
+        _entry("01u1", "standard", "USD", "100", active=False),
+        _entry("01u3", "Partner", "USD", "70", active=False),
+    ]
+    _, updates = diff_entries(plan.entries, existing, {"10": "01t000000000001AAA"}, BOOKS, CODES)
+    assert [(u.id, u.standard) for u in updates] == [("01u1", True), ("01u3", False)]
+
+
+def test_stock_is_compared_as_salesforce_rounds_it() -> None:
+    level = StockLevel(item="10", location="1", location_name="Main", on_hand=Decimal("2.125"))
+    shown = {
+        "Quantity_On_Hand__c": 2.13,
+        "Quantity_Available__c": 0.0,
+        "Quantity_On_Order__c": 0.0,
+        "Quantity_Back_Ordered__c": 0.0,
+    }
+    existing = {"10": ExistingStock(product_id="01tA", item="10", totals=shown, levels={})}
+    page = InventoryPage(items=["10"], levels=[level])
+    assert plan_inventory(page, existing, per_location=False, stamp="x").product_updates == []

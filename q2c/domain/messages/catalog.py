@@ -9,7 +9,7 @@ from q2c.domain.catalog import CatalogNote, CatalogPlan, CatalogRules, Inventory
 
 CATALOG_SYNC = "catalog"  # watermark and parked items of the catalog sync
 INVENTORY_SYNC = "inventory"
-NOTES_KEPT = 200  # notes and parked items a status carries (every one is counted; the store has all)
+NOTES_KEPT = 200  # notes and parked items a status shows (every one is counted; q2c's store has all parked)
 
 
 class SyncOptions(BaseModel):
@@ -48,9 +48,8 @@ class CatalogStatus(BaseModel):
     not_in_catalog: int = 0  # inventory: items with no product in Salesforce yet
     notes_by_kind: dict[str, int] = Field(default_factory=dict)
     notes: list[CatalogNote] = Field(default_factory=list)
-    parked: list[ParkedItem] = Field(default_factory=list)
-    parked_count: int = 0
-    unparked: list[str] = Field(default_factory=list)
+    parked: list[ParkedItem] = Field(default_factory=list)  # the first NOTES_KEPT still parked
+    parked_count: int = 0  # items parked by this run (each kept in q2c's store until written)
     orders_signalled: int = 0
     done: bool = False
 
@@ -99,8 +98,6 @@ class SyncState(BaseModel):
 class SaveSyncState(BaseModel):
     name: str
     watermark: str | None
-    parked: list[ParkedItem] = Field(default_factory=list)
-    unparked: list[str] = Field(default_factory=list)
 
 
 class NewestChange(BaseModel):
@@ -113,6 +110,9 @@ class ReadCatalogPage(BaseModel):
     item_types: list[str]
     page_size: int = 200
     item_ids: list[str] | None = None  # exactly these (parked items read again)
+    # Only the price rows the mapping uses (NetSuite price level and currency ids); None: every row.
+    price_levels: list[str] | None = None
+    currencies: list[str] | None = None
 
 
 class ResolvePriceBooks(BaseModel):
@@ -127,6 +127,7 @@ class PriceBookIds(BaseModel):
 class ApplyCatalogPage(BaseModel):
     plan: CatalogPlan
     price_books: dict[str, str]
+    currencies: list[str]  # the Salesforce currencies the mapping manages (others are left alone)
 
 
 class PageResult(BaseModel):
@@ -145,6 +146,7 @@ class ReadStockPage(BaseModel):
     after: str = "0"
     since: str | None = None
     page_size: int = 200
+    item_ids: list[str] | None = None  # exactly these (parked items read again)
 
 
 class ApplyStockPage(BaseModel):
