@@ -41,6 +41,16 @@ from workflows.order_to_cash import OrderToCash
 from workflows.salesforce_poll import SalesforcePoll
 
 log = logging.getLogger("q2c.worker")
+# Every workflow q2c runs (the replay tests replay recorded histories against the same list).
+WORKFLOWS = [
+    OrderToCash,
+    NetSuitePoll,
+    AccountSync,
+    NetSuiteCustomerIntake,
+    SalesforcePoll,
+    CatalogSync,
+    InventorySync,
+]
 
 
 def salesforce_client(settings: Settings) -> SalesforceClient:
@@ -149,15 +159,7 @@ def build_workers(
         Worker(
             client,
             task_queue=names.TASK_QUEUE,
-            workflows=[
-                OrderToCash,
-                NetSuitePoll,
-                AccountSync,
-                NetSuiteCustomerIntake,
-                SalesforcePoll,
-                CatalogSync,
-                InventorySync,
-            ],
+            workflows=WORKFLOWS,
             activities=on_queue(names.TASK_QUEUE, activities),
         ),
         Worker(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import TypeVar
 
 from temporalio.client import (
     Client,
@@ -25,6 +26,8 @@ from q2c.domain.messages.catalog import CatalogStatus, CatalogSyncInput, Invento
 from temporal_client.accounts import account_sync_options
 from temporal_client.orders import order_input
 from workflows import names
+
+R = TypeVar("R")
 
 
 def poll_input(settings: Settings) -> PollInput:
@@ -135,55 +138,75 @@ async def _ensure(client: Client, schedule_id: str, schedule: Schedule, paused: 
         return "updated"
 
 
-async def poll_once(client: Client, settings: Settings, *, workflow_id: str | None = None) -> PollResult:
-    """Run one NetSuite poll now, outside the schedule (the CLI, the demo, tests)."""
+async def run_now(
+    client: Client,
+    workflow_type: str,
+    arg: object,
+    result_type: type[R],
+    *,
+    id_prefix: str,
+    workflow_id: str | None = None,
+) -> R:
+    """Run one of the scheduled workflows now, outside its schedule (the CLI, the demo, tests), under
+    ``workflow_id`` or a fresh ``{id_prefix}-manual-...`` id, and return its result."""
     return await client.execute_workflow(
+        workflow_type,
+        arg,
+        id=workflow_id or f"{id_prefix}-manual-{uuid.uuid4().hex[:8]}",
+        task_queue=names.TASK_QUEUE,
+        result_type=result_type,
+    )
+
+
+async def poll_once(client: Client, settings: Settings, *, workflow_id: str | None = None) -> PollResult:
+    """Run one NetSuite poll now."""
+    return await run_now(
+        client,
         names.NETSUITE_POLL_WORKFLOW,
         poll_input(settings),
-        id=workflow_id or _manual_id(names.NETSUITE_POLL_WORKFLOW_ID),
-        task_queue=names.TASK_QUEUE,
-        result_type=PollResult,
+        PollResult,
+        id_prefix=names.NETSUITE_POLL_WORKFLOW_ID,
+        workflow_id=workflow_id,
     )
 
 
 async def salesforce_poll_once(
     client: Client, settings: Settings, *, workflow_id: str | None = None
 ) -> SalesforcePollResult:
-    """Run one Salesforce poll now, outside the schedule."""
-    return await client.execute_workflow(
+    """Run one Salesforce poll now."""
+    return await run_now(
+        client,
         names.SALESFORCE_POLL_WORKFLOW,
         salesforce_poll_input(settings),
-        id=workflow_id or _manual_id(names.SALESFORCE_POLL_WORKFLOW_ID),
-        task_queue=names.TASK_QUEUE,
-        result_type=SalesforcePollResult,
+        SalesforcePollResult,
+        id_prefix=names.SALESFORCE_POLL_WORKFLOW_ID,
+        workflow_id=workflow_id,
     )
-
-
-def _manual_id(poller_id: str) -> str:
-    return f"{poller_id}-manual-{uuid.uuid4().hex[:8]}"
 
 
 async def sync_catalog_once(
     client: Client, settings: Settings, *, full: bool = False, workflow_id: str | None = None
 ) -> CatalogStatus:
-    """Run one catalog sync now, outside its schedule (the CLI, the demo, tests)."""
-    return await client.execute_workflow(
+    """Run one catalog sync now."""
+    return await run_now(
+        client,
         names.CATALOG_WORKFLOW,
         catalog_input(settings, full=full),
-        id=workflow_id or _manual_id(names.CATALOG_WORKFLOW_ID),
-        task_queue=names.TASK_QUEUE,
-        result_type=CatalogStatus,
+        CatalogStatus,
+        id_prefix=names.CATALOG_WORKFLOW_ID,
+        workflow_id=workflow_id,
     )
 
 
 async def sync_inventory_once(
     client: Client, settings: Settings, *, full: bool = False, workflow_id: str | None = None
 ) -> CatalogStatus:
-    """Run one inventory sync now, outside its schedule."""
-    return await client.execute_workflow(
+    """Run one inventory sync now."""
+    return await run_now(
+        client,
         names.INVENTORY_WORKFLOW,
         inventory_input(settings, full=full),
-        id=workflow_id or _manual_id(names.INVENTORY_WORKFLOW_ID),
-        task_queue=names.TASK_QUEUE,
-        result_type=CatalogStatus,
+        CatalogStatus,
+        id_prefix=names.INVENTORY_WORKFLOW_ID,
+        workflow_id=workflow_id,
     )

@@ -13,12 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from tests.replay.recording import HISTORIES
-from workflows.account_sync import AccountSync
-from workflows.catalog_sync import CatalogSync, InventorySync
-from workflows.customer_intake import NetSuiteCustomerIntake
-from workflows.netsuite_poll import NetSuitePoll
-from workflows.order_to_cash import OrderToCash
-from workflows.salesforce_poll import SalesforcePoll
+from worker import WORKFLOWS
 
 RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
 
@@ -43,15 +38,7 @@ def test_histories_were_recorded() -> None:
 async def test_recorded_history_replays(name: str) -> None:
     history = WorkflowHistory.from_json(name, RECORDED[name])
     replayer = Replayer(
-        workflows=[
-            OrderToCash,
-            NetSuitePoll,
-            AccountSync,
-            NetSuiteCustomerIntake,
-            SalesforcePoll,
-            CatalogSync,
-            InventorySync,
-        ],
+        workflows=WORKFLOWS,
         data_converter=pydantic_data_converter,
     )
 
