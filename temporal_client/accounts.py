@@ -29,14 +29,13 @@ from q2c.domain.messages import (
     SyncRetry,
 )
 from q2c.domain.salesforce_ids import normalize_salesforce_id
+from temporal_client.limits import activity_limits
 from workflows import names
 
 
 def account_sync_options(settings: Settings) -> AccountSyncOptions:
     return AccountSyncOptions(
-        activity_timeout_seconds=settings.activity_timeout_seconds,
-        activity_max_attempts=settings.activity_max_attempts,
-        activity_max_interval_seconds=settings.activity_max_interval_seconds,
+        **activity_limits(settings),
         syncs_per_run=settings.account_syncs_per_run,
     )
 

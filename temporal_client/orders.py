@@ -25,6 +25,7 @@ from q2c.domain.messages import (
 )
 from q2c.domain.order import OrderStage, StockShortfallPolicy
 from q2c.domain.salesforce_ids import normalize_salesforce_id
+from temporal_client.limits import activity_limits
 from workflows import names
 
 
@@ -40,9 +41,7 @@ def order_input(settings: Settings, opportunity_id: str) -> OrderInput:
     return OrderInput(
         opportunity_id=opportunity_id,
         options=OrderOptions(
-            activity_timeout_seconds=settings.activity_timeout_seconds,
-            activity_max_attempts=settings.activity_max_attempts,
-            activity_max_interval_seconds=settings.activity_max_interval_seconds,
+            **activity_limits(settings),
             billing_recheck_seconds=settings.billing_recheck_seconds,
             credit_recheck_seconds=settings.credit_recheck_seconds,
             credit_overdue_days=settings.credit_overdue_days,

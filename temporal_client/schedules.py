@@ -24,6 +24,7 @@ from q2c.config import Settings
 from q2c.domain.messages import PollInput, PollResult, SalesforcePollInput, SalesforcePollResult
 from q2c.domain.messages.catalog import CatalogStatus, CatalogSyncInput, InventorySyncInput, SyncOptions
 from temporal_client.accounts import account_sync_options
+from temporal_client.limits import activity_limits
 from temporal_client.orders import order_input
 from workflows import names
 
@@ -80,11 +81,7 @@ async def ensure_salesforce_poll_schedule(client: Client, settings: Settings, *,
 
 
 def sync_options(settings: Settings) -> SyncOptions:
-    return SyncOptions(
-        activity_timeout_seconds=settings.activity_timeout_seconds,
-        activity_max_attempts=settings.activity_max_attempts,
-        activity_max_interval_seconds=settings.activity_max_interval_seconds,
-    )
+    return SyncOptions(**activity_limits(settings))
 
 
 def catalog_input(settings: Settings, *, full: bool = False) -> CatalogSyncInput:

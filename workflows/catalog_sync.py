@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         ReadStockPage,
         ResolvePriceBooks,
         SaveSyncState,
+        SyncOptions,
     )
     from workflows import names
     from workflows.calls import ActivityCalls
@@ -42,19 +43,13 @@ with workflow.unsafe.imports_passed_through():
 PAGE_TIMEOUT_SECONDS = 300.0
 
 
-def _calls(options: object) -> ActivityCalls:
-    timeout = max(PAGE_TIMEOUT_SECONDS, getattr(options, "activity_timeout_seconds", 30.0))
-    return ActivityCalls(options, parks=False, start_to_close_seconds=timeout)  # type: ignore[arg-type]
+def _calls(options: SyncOptions) -> ActivityCalls:
+    timeout = max(PAGE_TIMEOUT_SECONDS, options.activity_timeout_seconds)
+    return ActivityCalls(options, parks=False, start_to_close_seconds=timeout)
 
 
 def _count(status: CatalogStatus, result: PageResult) -> None:
-    status.products_created += result.products_created
-    status.products_updated += result.products_updated
-    status.entries_created += result.entries_created
-    status.entries_updated += result.entries_updated
-    status.levels_written += result.levels_written
-    status.records_unchanged += result.records_unchanged
-    status.not_in_catalog += result.not_in_catalog
+    status.add(result)
     settled = set(result.succeeded)
     refused = {p.item for p in result.problems}
     status.parked = [p for p in status.parked if p.item not in settled | refused]

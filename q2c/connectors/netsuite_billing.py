@@ -63,7 +63,7 @@ def _int(value: Any) -> int:
     return int(value) if value not in (None, "") else 0
 
 
-def _literal_id(value: str) -> str:
+def literal_id(value: str) -> str:
     if not value.isdigit():
         raise ApiError(
             system="NetSuite",
@@ -189,7 +189,7 @@ class NetSuiteBilling:
         record API, the transactions created from the order in one SuiteQL query (invoice ids, and the
         fulfilments with their lines, so no fulfilment needs a read of its own)."""
         order = await self._client.get("salesOrder", sales_order_id)
-        order_id = _literal_id(sales_order_id)
+        order_id = literal_id(sales_order_id)
         rows = await self._client.suiteql_rows(
             f"SELECT t.id, t.type, t.tranid, t.status, {SHIP_DATE}, t.trackingnumberlist, tl.item, "
             "i.itemid, tl.quantity FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
@@ -302,7 +302,7 @@ class NetSuiteBilling:
 
     async def customer_credits(self, customer_ids: Iterable[str]) -> list[CustomerCredit]:
         """The credit fields of these customers, a few hundred per query."""
-        ids = sorted({_literal_id(i) for i in customer_ids}, key=int)
+        ids = sorted({literal_id(i) for i in customer_ids}, key=int)
         found: list[CustomerCredit] = []
         for start in range(0, len(ids), IN_LIST):
             rows = await self._client.suiteql_rows(
@@ -331,7 +331,7 @@ class NetSuiteBilling:
         """Invoice the whole sales order (NetSuite's transform); returns the new invoice's id."""
         response = await self._client.request(
             "POST",
-            f"{RECORD_PATH}/salesOrder/{_literal_id(sales_order_id)}/!transform/invoice",
+            f"{RECORD_PATH}/salesOrder/{literal_id(sales_order_id)}/!transform/invoice",
             body={},
             operation=f"invoice of sales order {sales_order_id}",
         )

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from q2c.connectors.netsuite import NetSuiteClient, parse_netsuite_time
-from q2c.connectors.netsuite_billing import IN_LIST, PAGE, SUITEQL_TIME, _literal_id, suiteql_time
+from q2c.connectors.netsuite_billing import IN_LIST, PAGE, SUITEQL_TIME, literal_id, suiteql_time
 from q2c.domain.catalog import CatalogItem, CatalogPage, GroupMember, InventoryPage, ItemPrice, StockLevel
 
 # Transactions that move stock: orders commit it, fulfilments ship it, adjustments, receipts, transfers,
@@ -45,7 +45,7 @@ def _decimal(value: Any) -> Decimal:
 
 
 def _ids(values: Iterable[str]) -> str:
-    return ", ".join(_literal_id(v) for v in values)
+    return ", ".join(literal_id(v) for v in values)
 
 
 def _quoted(values: Iterable[str]) -> str:
@@ -95,7 +95,7 @@ class NetSuiteCatalog:
     ) -> CatalogPage:
         """Items with id > ``after`` (changed since ``since``, or the ``item_ids`` given), with every
         price row and group member of them: 2 to 4 calls for up to ``page_size`` items."""
-        where = [f"i.itemtype IN ({_quoted(item_types)})", f"i.id > {_literal_id(after)}"]
+        where = [f"i.itemtype IN ({_quoted(item_types)})", f"i.id > {literal_id(after)}"]
         if since is not None:
             where.append(f"i.lastmodifieddate >= {suiteql_time(since)}")
         if item_ids is not None:
@@ -200,7 +200,7 @@ class NetSuiteCatalog:
         None; the ``item_ids`` given when they are): those on a stock-moving transaction modified since
         then. Then their stock per location, leaving out locations that hold, expect and owe nothing (a
         location that drops to nothing is written as zero from what Salesforce shows)."""
-        where = ["i.itemtype = 'InvtPart'", f"i.id > {_literal_id(after)}"]
+        where = ["i.itemtype = 'InvtPart'", f"i.id > {literal_id(after)}"]
         if item_ids is not None:
             if not item_ids:
                 return InventoryPage(items=[], levels=[], last_id=after)

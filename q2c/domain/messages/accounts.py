@@ -11,13 +11,11 @@ from pydantic import BaseModel, Field
 
 from q2c.domain.account_sync import AccountStage, AccountState, Baseline, ContactState
 from q2c.domain.matching import AccountCandidate, Match
+from q2c.domain.messages.common import ActivityLimits
 
 
 # --- account sync workflows ---------------------------------------------------------------------------------
-class AccountSyncOptions(BaseModel):
-    activity_timeout_seconds: float = 30.0
-    activity_max_attempts: int = 10
-    activity_max_interval_seconds: float = 60.0
+class AccountSyncOptions(ActivityLimits):
     # Continue-as-new after this many syncs (or when Temporal suggests it), carrying the state.
     syncs_per_run: int = 200
 

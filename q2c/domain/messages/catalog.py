@@ -6,16 +6,15 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from q2c.domain.catalog import CatalogNote, CatalogPlan, CatalogRules, InventoryPage
+from q2c.domain.messages.common import ActivityLimits
 
 CATALOG_SYNC = "catalog"  # watermark and parked items of the catalog sync
 INVENTORY_SYNC = "inventory"
 NOTES_KEPT = 200  # notes and parked items a status shows (every one is counted; q2c's store has all parked)
 
 
-class SyncOptions(BaseModel):
-    activity_timeout_seconds: float = 30.0
-    activity_max_attempts: int = 10
-    activity_max_interval_seconds: float = 60.0
+class SyncOptions(ActivityLimits):
+    """The catalog and inventory syncs' options: the activity limits alone."""
 
 
 class ParkedItem(BaseModel):
@@ -24,7 +23,33 @@ class ParkedItem(BaseModel):
     reason: str
 
 
-class CatalogStatus(BaseModel):
+class SyncCounts(BaseModel):
+    """What a page write did, and (summed over pages) what a whole sync did."""
+
+    products_created: int = 0
+    products_updated: int = 0
+    entries_created: int = 0
+    entries_updated: int = 0
+    levels_written: int = 0
+    records_unchanged: int = 0
+    not_in_catalog: int = 0  # inventory: items with no product in Salesforce yet
+
+    @property
+    def written(self) -> int:
+        return (
+            self.products_created
+            + self.products_updated
+            + self.entries_created
+            + self.entries_updated
+            + self.levels_written
+        )
+
+    def add(self, other: SyncCounts) -> None:
+        for name in SyncCounts.model_fields:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class CatalogStatus(SyncCounts):
     """Where a catalog or inventory sync is, and what it did: the status query, the result, and the
     progress carried over a continue-as-new."""
 
@@ -39,29 +64,12 @@ class CatalogStatus(BaseModel):
     pages: int = 0
     runs: int = 1
     items_read: int = 0
-    products_created: int = 0
-    products_updated: int = 0
-    entries_created: int = 0
-    entries_updated: int = 0
-    levels_written: int = 0
-    records_unchanged: int = 0
-    not_in_catalog: int = 0  # inventory: items with no product in Salesforce yet
     notes_by_kind: dict[str, int] = Field(default_factory=dict)
     notes: list[CatalogNote] = Field(default_factory=list)
     parked: list[ParkedItem] = Field(default_factory=list)  # the first NOTES_KEPT still parked
     parked_count: int = 0  # items parked by this run (each kept in q2c's store until written)
     orders_signalled: int = 0
     done: bool = False
-
-    @property
-    def written(self) -> int:
-        return (
-            self.products_created
-            + self.products_updated
-            + self.entries_created
-            + self.entries_updated
-            + self.levels_written
-        )
 
 
 class CatalogSyncInput(BaseModel):
@@ -130,14 +138,7 @@ class ApplyCatalogPage(BaseModel):
     currencies: list[str]  # the Salesforce currencies the mapping manages (others are left alone)
 
 
-class PageResult(BaseModel):
-    products_created: int = 0
-    products_updated: int = 0
-    entries_created: int = 0
-    entries_updated: int = 0
-    levels_written: int = 0
-    records_unchanged: int = 0
-    not_in_catalog: int = 0
+class PageResult(SyncCounts):
     problems: list[ParkedItem] = Field(default_factory=list)
     succeeded: list[str] = Field(default_factory=list)  # items written (or already right) in full
 

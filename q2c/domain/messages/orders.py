@@ -7,16 +7,14 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from q2c.domain.billing import Fulfillment, FulfillmentShown, Invoice
+from q2c.domain.messages.common import ActivityLimits
 from q2c.domain.order import OrderStage, StockShortfall, StockShortfallPolicy, SyncStatus
 
 
 # --- order-to-cash workflow ---------------------------------------------------------------------------------
-class OrderOptions(BaseModel):
+class OrderOptions(ActivityLimits):
     """Timeouts, retry limits and re-check intervals, chosen by the starter from settings."""
 
-    activity_timeout_seconds: float = 30.0
-    activity_max_attempts: int = 10
-    activity_max_interval_seconds: float = 60.0
     # Safety nets behind the poller's signals: durable timers that re-read NetSuite anyway.
     billing_recheck_seconds: float = 6 * 3600.0
     credit_recheck_seconds: float = 3600.0
