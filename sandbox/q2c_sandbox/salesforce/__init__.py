@@ -49,4 +49,7 @@ Deliberate differences from a real org, for anyone relying on the sandbox:
   password (a test's way to write as a sales user); the token endpoint's password grant knows only the
   integration user.
 - Ids: 15 characters plus the usual case-safe suffix; checksums of incoming ids are not verified.
+- Bulk API 2.0 (see ``bulk2``): jobs live in memory and are processed one row at a time in upload order;
+  several uploads to one job are concatenated; no PK chunking, gzip or Serial mode; the README lists the
+  rest ("What the sandbox's Bulk API knowingly does not do").
 """

@@ -72,6 +72,7 @@ def create_app(settings: SalesforceSandboxSettings) -> Starlette:
             delivery.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await delivery
+            await org.bulk2.shutdown()
             org.store.close()
 
     methods = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"]

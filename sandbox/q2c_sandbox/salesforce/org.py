@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from q2c_sandbox.common import RequestLog, log
 from q2c_sandbox.salesforce.auth import Sessions
+from q2c_sandbox.salesforce.bulk2 import Bulk2
 from q2c_sandbox.salesforce.cursors import QueryCursors
 from q2c_sandbox.salesforce.outbound import Outbound
 from q2c_sandbox.salesforce.records import RecordService
@@ -26,6 +27,7 @@ class Org:
     sessions: Sessions
     usage: ApiUsage
     outbound: Outbound
+    bulk2: Bulk2
     cursors: QueryCursors = field(default_factory=QueryCursors)
     log: RequestLog = field(default_factory=RequestLog)
 
@@ -40,15 +42,17 @@ class Org:
         records = RecordService(store, schema, settings.instance)
         outbound = Outbound(store, schema, settings)
         records.on_api_save = outbound.on_save
+        queries = QueryEngine(store, schema)
         org = cls(
             settings=settings,
             schema=schema,
             store=store,
             records=records,
-            queries=QueryEngine(store, schema),
+            queries=queries,
             sessions=Sessions(store, settings),
             usage=ApiUsage(store, settings.daily_api_requests),
             outbound=outbound,
+            bulk2=Bulk2(store, schema, records, queries, settings.instance),
         )
         records.ensure_bootstrap(settings.username)
         return org
@@ -56,5 +60,6 @@ class Org:
     def reset(self) -> None:
         self.store.wipe()
         self.cursors.clear()
+        self.bulk2.clear()
         self.log.clear()
         self.records.ensure_bootstrap(self.settings.username)

@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from q2c_sandbox.salesforce import composite
+from q2c_sandbox.salesforce import bulk2, composite
 from q2c_sandbox.salesforce.describe import describe_global, describe_object, object_summary
 from q2c_sandbox.salesforce.errors import ApiError, bad_request, invalid_field, not_found, read_json
 from q2c_sandbox.salesforce.org import Org
@@ -68,7 +68,7 @@ Handler = Callable[[Call], Awaitable[Response]]
 
 async def resources(call: Call) -> Response:
     base = f"{DATA_PREFIX}/{call.version}"
-    names = ("sobjects", "query", "queryAll", "limits", "composite")
+    names = ("sobjects", "query", "queryAll", "limits", "composite", "jobs")
     return JSONResponse({name: f"{base}/{name}" for name in names})
 
 
@@ -77,6 +77,7 @@ async def limits(call: Call) -> Response:
     return JSONResponse(
         {
             "DailyApiRequests": {"Max": usage.max, "Remaining": max(usage.max - usage.used, 0)},
+            **call.org.bulk2.limits_report(),
             "DataStorageMB": {"Max": 1024, "Remaining": 1024},
         }
     )
@@ -257,6 +258,22 @@ ROUTES: list[tuple[tuple[str, ...], dict[str, Handler]]] = [
     }),
     (("composite", "sobjects", "{sobject}"), {"GET": composite.retrieve, "POST": composite.retrieve}),
     (("composite", "sobjects", "{sobject}", "{field}"), {"PATCH": composite.upsert}),
+    # Bulk API 2.0 (bulk2): ingest and query jobs.
+    (("jobs", "ingest"), {"POST": bulk2.create_ingest, "GET": bulk2.list_ingest}),
+    (("jobs", "ingest", "{job}"), {
+        "GET": bulk2.ingest_info, "PATCH": bulk2.update_ingest, "DELETE": bulk2.delete_ingest,
+    }),
+    (("jobs", "ingest", "{job}", "batches"), {"PUT": bulk2.upload}),
+    (("jobs", "ingest", "{job}", "successfulResults"), {"GET": bulk2.successful_results}),
+    (("jobs", "ingest", "{job}", "failedResults"), {"GET": bulk2.failed_results}),
+    (("jobs", "ingest", "{job}", "unprocessedrecords"), {"GET": bulk2.unprocessed_records}),
+    # The spelling simple-salesforce uses (against real orgs too).
+    (("jobs", "ingest", "{job}", "unprocessedRecords"), {"GET": bulk2.unprocessed_records}),
+    (("jobs", "query"), {"POST": bulk2.create_query, "GET": bulk2.list_query}),
+    (("jobs", "query", "{job}"), {
+        "GET": bulk2.query_info, "PATCH": bulk2.update_query, "DELETE": bulk2.delete_query,
+    }),
+    (("jobs", "query", "{job}", "results"), {"GET": bulk2.query_results}),
 ]  # fmt: skip
 
 
