@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.account_changes import AccountChangeActivities
+from activities.backfill import NetSuiteBackfillActivities, SalesforceBackfillActivities
 from activities.catalog import NetSuiteCatalogActivities, SalesforceCatalogActivities
 from activities.mapping import MappingActivities
 from activities.netsuite import NetSuiteActivities
@@ -33,6 +34,7 @@ from temporal_client.connect import connect_temporal
 from temporal_client.steering import Steering
 from workflows import names
 from workflows.account_sync import AccountSync
+from workflows.backfill import Backfill
 from workflows.calls import task_queue
 from workflows.catalog_sync import CatalogSync, InventorySync
 from workflows.customer_intake import NetSuiteCustomerIntake
@@ -50,6 +52,7 @@ WORKFLOWS = [
     SalesforcePoll,
     CatalogSync,
     InventorySync,
+    Backfill,
 ]
 
 
@@ -99,13 +102,15 @@ def build_workers(
     mapping = MappingActivities(settings.mapping_path, settings.metadata_dir)
     netsuite_activities = NetSuiteActivities(netsuite, store)
     ns_accounts = NetSuiteAccountActivities(netsuite, store)
-    steering = Steering(client, account_sync_options(settings))
+    steering = Steering(client, account_sync_options(settings), settings)
     poller = NetSuitePollerActivities(NetSuiteBilling(netsuite), store)
     poll_state = PollerStateActivities(store, steering)
     changes = AccountChangeActivities(sf_client, store, steering)
     ns_catalog = NetSuiteCatalogActivities(netsuite)
     sf_catalog = SalesforceCatalogActivities(sf_client, store)
     sync_state = SyncStateActivities(store, steering)
+    ns_backfill = NetSuiteBackfillActivities(netsuite, store)
+    sf_backfill = SalesforceBackfillActivities(sf_client, store, steering, settings.data_dir / "backfill")
     activities: list[Callable[..., Any]] = [
         salesforce.read_opportunity,
         salesforce.link_account_to_customer,
@@ -154,6 +159,19 @@ def build_workers(
         sync_state.load_sync_state,
         sync_state.save_sync_state,
         sync_state.tell_orders_awaiting_stock,
+        ns_backfill.index_customers,
+        ns_backfill.write_netsuite,
+        ns_backfill.plan_invoices,
+        ns_backfill.check_orders,
+        sf_backfill.begin,
+        sf_backfill.open_query,
+        sf_backfill.plan_page,
+        sf_backfill.resolve_claims,
+        sf_backfill.plan_customers,
+        sf_backfill.number_steps,
+        sf_backfill.write_salesforce,
+        sf_backfill.finish,
+        sf_backfill.counts,
     ]
     return [
         Worker(

@@ -10,6 +10,7 @@ from temporalio import activity
 
 from activities.errors import BusinessError, api_errors, business_error
 from q2c.connectors.salesforce import SalesforceClient
+from q2c.domain.billing import INVOICE_EXTERNAL_ID, INVOICE_OBJECT, invoice_fields
 from q2c.domain.messages import (
     AccountCredit,
     AccountMatch,
@@ -88,22 +89,15 @@ class SalesforceActivities:
     @activity.defn(name="upsert_invoice")
     async def upsert_invoice(self, request: InvoiceUpsert) -> Written:
         invoice = request.invoice
-        fields: dict[str, object] = {
-            "Name": invoice.number,
-            "Opportunity__c": request.opportunity_id,
-            "Amount__c": float(invoice.total),
-            "Amount_Due__c": float(invoice.amount_remaining),
-            "Status__c": invoice.status,
-            "Due_Date__c": invoice.due_date,
-            "Days_Overdue__c": invoice.days_overdue,
-        }
-        if request.account_id:
-            fields["Account__c"] = request.account_id
-        if request.currency:
-            fields["CurrencyIsoCode"] = request.currency
+        fields = invoice_fields(
+            invoice,
+            opportunity_id=request.opportunity_id,
+            account_id=request.account_id,
+            currency=request.currency,
+        )
         with api_errors():
             await asyncio.to_thread(
-                self._client.upsert, "NetSuite_Invoice__c", "NetSuite_Invoice_ID__c", invoice.id, fields
+                self._client.upsert, INVOICE_OBJECT, INVOICE_EXTERNAL_ID, invoice.id, fields
             )
         return Written(record_id=invoice.id)
 

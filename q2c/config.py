@@ -103,6 +103,12 @@ class Settings(BaseSettings):
 
     # Catalog (items, prices) and inventory (stock per location) from NetSuite: the two schedules.
     catalog_sync_interval_seconds: float = Field(default=3600.0, gt=0)
+    # The backfill (q2c backfill): Salesforce writes of at least this many records in one batch go
+    # through a Bulk API 2.0 job (about 7 calls whatever the size), fewer through sObject Collections
+    # (200 a call); a run's Salesforce API budget in calls (unset: only the 20% reserve of the org's
+    # daily allocation holds).
+    backfill_bulk_threshold: int = Field(default=2000, ge=1)
+    backfill_salesforce_api_budget: int | None = Field(default=None, ge=0)
     inventory_sync_interval_seconds: float = Field(default=300.0, gt=0)
     inventory_full_sync_interval_seconds: float = Field(default=86400.0, gt=0)
 

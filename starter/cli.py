@@ -464,6 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
         catalog.add_argument("--full", action="store_true", help="everything, not only what changed")
         catalog.add_argument("--json", action="store_true", help="the sync's result as JSON")
         catalog.set_defaults(handler=_cmd_sync_catalog)
+    from starter.backfill_cli import add_backfill_commands
+
+    add_backfill_commands(sub)
     _add_dev_commands(sub)
     return parser
 

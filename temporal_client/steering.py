@@ -7,13 +7,15 @@ from dataclasses import dataclass
 
 from temporalio.client import Client
 
+from q2c.config import Settings
 from q2c.domain.messages import (
     AccountSyncOptions,
+    DealClosed,
     NetSuiteCustomerChanged,
     SalesforceAccountChanged,
     SalesforceContactChanged,
 )
-from temporal_client import accounts
+from temporal_client import accounts, orders
 from workflows import names
 
 
@@ -27,6 +29,14 @@ class OrderRef:
 class Steering:
     client: Client
     account_options: AccountSyncOptions
+    settings: Settings | None = None  # what an order workflow it starts is given (the backfill starts them)
+
+    async def deal_closed(self, event: DealClosed) -> bool:
+        """Signal-with-start an order workflow, as a deal close does; True when it had already finished."""
+        if self.settings is None:
+            raise RuntimeError("this Steering was built without settings: it cannot start orders")
+        outcome = await orders.deal_closed(self.client, self.settings, event)
+        return outcome.already_completed
 
     async def salesforce_account_changed(self, event: SalesforceAccountChanged) -> None:
         await accounts.salesforce_account_changed(self.client, self.account_options, event)

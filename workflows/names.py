@@ -66,6 +66,9 @@ NETSUITE_CUSTOMER_ID = SearchAttributeKey.for_keyword("NetSuiteCustomerId")
 SALES_ORDER_ID = SearchAttributeKey.for_keyword("SalesOrderId")
 ORDER_AMOUNT = SearchAttributeKey.for_float("OrderAmount")
 ORDER_CURRENCY = SearchAttributeKey.for_keyword("OrderCurrency")
+# A backfill's progress: records processed so far and to process (planning reads, then writes).
+BACKFILL_DONE = SearchAttributeKey.for_int("BackfillDone")
+BACKFILL_TOTAL = SearchAttributeKey.for_int("BackfillTotal")
 
 SEARCH_ATTRIBUTES = (
     STAGE,
@@ -75,6 +78,8 @@ SEARCH_ATTRIBUTES = (
     SALES_ORDER_ID,
     ORDER_AMOUNT,
     ORDER_CURRENCY,
+    BACKFILL_DONE,
+    BACKFILL_TOTAL,
 )
 
 CATALOG_WORKFLOW = "CatalogSync"
@@ -89,3 +94,21 @@ INVENTORY_FULL_WORKFLOW_ID = "inventory-full"
 # Order to cash: stock. The inventory sync sends stock_changed to the orders in awaiting_stock
 # (temporal_client.stock.signal_orders_awaiting_stock).
 STOCK_CHANGED_SIGNAL = "stock_changed"
+
+# The go-live backfill (workflows.backfill): backfill:{run id}, started by `temporal workflow start` or
+# `q2c backfill`; paused, resumed and re-budgeted by signals, cancelled by Temporal's own cancel.
+BACKFILL_WORKFLOW = "Backfill"
+_BACKFILL_PREFIX = "backfill:"
+PAUSE_SIGNAL = "pause"
+RESUME_SIGNAL = "resume"
+SET_BUDGET_SIGNAL = "set_budget"
+
+
+def backfill_workflow_id(run_id: str) -> str:
+    return f"{_BACKFILL_PREFIX}{run_id}"
+
+
+def backfill_run_id(workflow_id: str) -> str:
+    if not workflow_id.startswith(_BACKFILL_PREFIX) or workflow_id == _BACKFILL_PREFIX:
+        raise ValueError(f"{workflow_id!r} is not a backfill workflow id (backfill:<run id>)")
+    return workflow_id[len(_BACKFILL_PREFIX) :]

@@ -34,6 +34,7 @@ from q2c.domain.records import Account, Opportunity, OpportunityLine, Product
 
 SYSTEM = "Salesforce"
 _ID = re.compile(r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$")
+_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
 T = TypeVar("T")
 
 OPPORTUNITY_SOQL = """
@@ -68,6 +69,16 @@ class _PinnedTrustSession(requests.Session):
     (psf/requests#3829); a CA configured for q2c must not be silently swapped for the system bundle.
     Proxies and the rest still come from the environment.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.api_usage: tuple[int, int] | None = None  # the org's (used, max) from the last response
+        self.hooks["response"].append(self._note_usage)
+
+    def _note_usage(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        found = _USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
+        if found:
+            self.api_usage = (int(found.group(1)), int(found.group(2)))
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
         merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
@@ -157,6 +168,16 @@ class SalesforceClient:
     @property
     def instance_url(self) -> str:
         return "https://" + self._client().sf_instance
+
+    @property
+    def api_usage(self) -> tuple[int, int] | None:
+        """The org's daily API usage (used, max) as its last response reported it (Sforce-Limit-Info)."""
+        return self._session.api_usage
+
+    def call(self, operation: str, call: Callable[[Salesforce], T]) -> T:
+        """Any simple-salesforce call (the Bulk API 2.0 client, ``q2c.connectors.salesforce_bulk``), with
+        the session renewal and error classification of every other call."""
+        return self._call(operation, call)
 
     def _call(self, operation: str, call: Callable[[Salesforce], T]) -> T:
         """Run one API call, renewing an expired session once, and classify any failure."""

@@ -41,6 +41,32 @@ class Invoice(BaseModel):
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
 
+INVOICE_OBJECT = "NetSuite_Invoice__c"
+INVOICE_EXTERNAL_ID = "NetSuite_Invoice_ID__c"
+
+
+def invoice_fields(
+    invoice: Invoice, *, opportunity_id: str | None, account_id: str | None, currency: str | None
+) -> dict[str, object]:
+    """What Salesforce shows of an invoice (a NetSuite_Invoice__c, upserted by the invoice's id): the order
+    workflow's write and the backfill's are the same record."""
+    fields: dict[str, object] = {
+        "Name": invoice.number,
+        "Amount__c": float(invoice.total),
+        "Amount_Due__c": float(invoice.amount_remaining),
+        "Status__c": invoice.status,
+        "Due_Date__c": invoice.due_date,
+        "Days_Overdue__c": invoice.days_overdue,
+    }
+    if opportunity_id:
+        fields["Opportunity__c"] = opportunity_id
+    if account_id:
+        fields["Account__c"] = account_id
+    if currency:
+        fields["CurrencyIsoCode"] = currency
+    return fields
+
+
 def ship_status(code: str) -> str:
     """Picked / Packed / Shipped from NetSuite's code ("C", or "ItemShip:C"); a name passes unchanged."""
     key = code.rsplit(":", 1)[-1].strip().upper()

@@ -1,3 +1,4 @@
+from q2c.store.backfill import BackfillStore  # registers the backfill tables with create_all
 from q2c.store.store import (
     CreditRecord,
     LinkKind,
@@ -9,6 +10,7 @@ from q2c.store.store import (
 )
 
 __all__ = [
+    "BackfillStore",
     "CreditRecord",
     "LinkKind",
     "ParkedRecord",

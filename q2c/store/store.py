@@ -152,6 +152,19 @@ class Store:
                 found.update({row.netsuite_id: row.salesforce_id for row in session.exec(query)})
         return found
 
+    def netsuite_ids(self, kind: LinkKind, salesforce_ids: Iterable[str]) -> dict[str, str]:
+        """Salesforce id -> linked NetSuite id, for those of ``salesforce_ids`` that are linked."""
+        wanted = sorted(set(salesforce_ids))
+        found: dict[str, str] = {}
+        with Session(self.engine) as session:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                query = select(RecordLink).where(
+                    RecordLink.kind == kind.value,
+                    col(RecordLink.salesforce_id).in_(wanted[start : start + _IN_CHUNK]),
+                )
+                found.update({row.salesforce_id: row.netsuite_id for row in session.exec(query)})
+        return found
+
     # -- pollers ---------------------------------------------------------------------------------
     def watermark(self, name: str) -> str | None:
         with Session(self.engine) as session:

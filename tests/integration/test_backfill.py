@@ -1,0 +1,316 @@
+"""The go-live backfill end to end: the real dev server, both sandboxes over HTTPS (Bulk API 2.0, SuiteQL
+keyset), the worker, q2c's store. On sandboxes of their own, loaded with `q2c sandbox seed`'s generated
+data (the same generator and loader): messy names, duplicates on both sides, half-linked pairs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import re
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.testing import WorkflowEnvironment
+
+from devtools.temporal_server import venv_binary
+from q2c.config import Settings
+from q2c.connectors.netsuite import NetSuiteClient
+from q2c.connectors.netsuite_billing import NetSuiteBilling
+from q2c.domain.backfill import OpportunityMode, Scope
+from q2c.domain.messages.backfill import BackfillOptions, BackfillRequest, BackfillStage, BackfillStatus
+from q2c.store import BackfillStore, LinkKind, Store
+from q2c_sandbox.generate import generate, load
+from q2c_sandbox.local import LocalSandboxes, local_sandboxes
+from temporal_client.backfill import start_backfill
+from tests.conftest import q2c_test_settings
+
+ACCOUNTS = 60
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@pytest.fixture(scope="module")
+def backfill_sandboxes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSandboxes]:
+    with local_sandboxes(tmp_path_factory.mktemp("backfill-sandboxes")) as sandboxes:
+        yield sandboxes
+
+
+@pytest.fixture
+def settings(
+    backfill_sandboxes: LocalSandboxes, temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> Settings:
+    return q2c_test_settings(backfill_sandboxes, temporal_env, tmp_path, account_sync=False)
+
+
+@pytest.fixture
+def seeded(backfill_sandboxes: LocalSandboxes) -> dict[str, int]:
+    backfill_sandboxes.sf_admin.reset()
+    backfill_sandboxes.ns_admin.reset()
+    return load(generate(ACCOUNTS, seed=7), backfill_sandboxes.sf_admin, backfill_sandboxes.ns_admin)
+
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+def _options(**overrides: Any) -> BackfillOptions:
+    # Small pages and batches, so a few dozen records still take several pages, batches and runs.
+    return BackfillOptions(
+        activity_timeout_seconds=30,
+        activity_max_attempts=3,
+        activity_max_interval_seconds=1,
+        page_size=100,
+        netsuite_batch=7,
+        netsuite_slots=3,
+        salesforce_batch=25,
+        bulk_threshold=20,
+        batches_per_run=6,
+        poll_seconds=0.2,
+        **overrides,
+    )
+
+
+def _writes(sandboxes: LocalSandboxes) -> tuple[list[str], list[str]]:
+    """Record writes in each sandbox's request log: NetSuite record API, Salesforce data and ingest jobs
+    (a query job's creation is a read, as SuiteQL's POST is)."""
+    ns = sandboxes.ns_admin.requests(limit=50_000)["recent"]
+    sf = sandboxes.sf_admin.requests(limit=50_000)["recent"]
+    ns_writes = [
+        f"{r['method']} {r['path']}"
+        for r in ns
+        if r["method"] in WRITE_METHODS and "/record/v1/" in r["path"]
+    ]
+    sf_writes = [
+        f"{r['method']} {r['path']}"
+        for r in sf
+        if r["method"] in WRITE_METHODS and "/services/data/" in r["path"] and "/jobs/query" not in r["path"]
+    ]
+    return ns_writes, sf_writes
+
+
+def _link_state(sandboxes: LocalSandboxes) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    accounts = {a["Id"]: a.get("NetSuite_Internal_ID__c") for a in sandboxes.sf_admin.records("Account")}
+    customers = {
+        str(c["id"]): c.get("custentity_sf_account_id") for c in sandboxes.ns_admin.records("customer")
+    }
+    return accounts, customers
+
+
+async def _run(client: Client, request: BackfillRequest) -> BackfillStatus:
+    handle = await start_backfill(client, request)
+    return await handle.result()
+
+
+def _report(status: BackfillStatus) -> list[dict[str, str]]:
+    assert status.report_csv is not None
+    with open(status.report_csv, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+async def test_a_dry_run_writes_nothing_and_reports_what_the_real_run_then_does(
+    client: Client, backfill_sandboxes: LocalSandboxes, seeded: dict[str, int], store: Store
+) -> None:
+    sandboxes = backfill_sandboxes
+    before = _link_state(sandboxes)
+    sandboxes.ns_admin.clear_requests()
+    sandboxes.sf_admin.clear_requests()
+
+    dry = await _run(client, BackfillRequest(run_id="dry-seed", dry_run=True, options=_options()))
+
+    assert dry.stage == BackfillStage.DONE
+    assert _writes(sandboxes) == ([], []), "a dry run wrote to a sandbox"
+    assert _link_state(sandboxes) == before
+    assert store.links(LinkKind.ACCOUNT) == []
+    rows = _report(dry)
+    by_action = Counter(r["action"] for r in rows)
+    assert by_action["link"] > 0 and by_action["create_customer"] > 0 and by_action["park"] > 0
+    assert {r["status"] for r in rows} == {"planned"}
+    # Each link names its key; each parked record its candidates or why.
+    assert all(r["rule"] and r["match_key"] for r in rows if r["action"] == "link")
+    assert all(r["candidates"] or r["reason"] for r in rows if r["action"] == "park")
+    counts = dry.scope_counts(Scope.ACCOUNTS)
+    assert counts.planned == dict(by_action)
+    report = await asyncio.to_thread(Path(str(dry.report_json)).read_text, encoding="utf-8")
+    assert len(json.loads(report)["rows"]) == len(rows)
+
+    real = await _run(client, BackfillRequest(run_id="real-seed", options=_options()))
+
+    assert real.stage == BackfillStage.DONE, real.problems
+    real_rows = {r["key"]: r for r in _report(real)}
+    # The same input decides the same for every record, then does it.
+    assert {k: r["action"] for k, r in real_rows.items()} == {r["key"]: r["action"] for r in rows}
+    writing = [r for r in real_rows.values() if r["action"] in ("link", "create_customer", "create_account")]
+    assert writing and {r["status"] for r in writing} == {"done"}, [
+        r for r in writing if r["status"] != "done"
+    ]
+    accounts, customers = _link_state(sandboxes)
+    links = {link.salesforce_id: link.netsuite_id for link in store.links(LinkKind.ACCOUNT)}
+    for row in writing:
+        account_id, customer_id = row["salesforce_id"], row["netsuite_id"]
+        assert account_id and customer_id, row
+        assert accounts[account_id] == customer_id and customers[customer_id] == account_id, row
+        assert links[account_id] == customer_id
+    # No duplicates on either side: one customer per account link, one account per customer.
+    pointed = [c for c in accounts.values() if c]
+    assert len(pointed) == len(set(pointed))
+    back = [a for a in customers.values() if a]
+    assert len(back) == len(set(back))
+    # Parked records are left alone, listed with their candidates.
+    for row in real_rows.values():
+        if row["action"] == "park" and row["salesforce_id"] and not re.fullmatch(r"\d+", row["key"]):
+            assert accounts[row["key"]] == before[0][row["key"]]
+
+
+async def _orders_and_invoice(sandboxes: LocalSandboxes, netsuite: NetSuiteClient) -> dict[str, str]:
+    """Two won deals (one whose sales order NetSuite already billed, one never ordered) and an open one,
+    on accounts the generated data half-linked to their customers."""
+    accounts = [a for a in sandboxes.sf_admin.records("Account") if a.get("NetSuite_Internal_ID__c")][:2]
+    item = sandboxes.ns_admin.records("inventoryItem")[0]["id"]
+
+    def deal(name: str, account: dict[str, Any], stage: str) -> str:
+        row = {
+            "Name": name,
+            "StageName": stage,
+            "CloseDate": "2026-06-30",
+            "AccountId": account["Id"],
+            "Amount": 500,
+            "CurrencyIsoCode": account.get("CurrencyIsoCode") or "USD",
+        }
+        return sandboxes.sf_admin.load({"Opportunity": [row]})["Opportunity"][0]
+
+    billed = deal("Ordered long ago", accounts[0], "Closed Won")
+    never = deal("Won, never ordered", accounts[1], "Closed Won")
+    open_ = deal("Still open", accounts[1], "Prospecting")
+    customer = await netsuite.get("customer", str(accounts[0]["NetSuite_Internal_ID__c"]))
+    order_id = await netsuite.upsert(
+        "salesOrder",
+        billed,
+        {
+            "entity": {"id": customer["id"]},
+            "subsidiary": {"id": customer["subsidiary"]["id"]},
+            "currency": {"id": customer["currency"]["id"]},
+            "item": {"items": [{"item": {"id": str(item)}, "quantity": 1, "rate": 500}]},
+        },
+    )
+    invoice_id = await NetSuiteBilling(netsuite).bill_sales_order(order_id)
+    return {
+        "billed": billed,
+        "never": never,
+        "open": open_,
+        "order": order_id,
+        "invoice": invoice_id,
+        "customer": str(customer["id"]),
+        "account": accounts[0]["Id"],
+    }
+
+
+async def _reason(store: Store, run_id: str, scope: str, key: str) -> str | None:
+    rows = BackfillStore(store).rows(run_id, Scope(scope), [key])
+    return rows[key].reason if key in rows else None
+
+
+async def test_every_scope_in_one_run_and_a_start_from_the_temporal_cli(
+    client: Client,
+    backfill_sandboxes: LocalSandboxes,
+    seeded: dict[str, int],
+    netsuite: NetSuiteClient,
+    settings: Settings,
+    store: Store,
+) -> None:
+    sandboxes = backfill_sandboxes
+    deals = await _orders_and_invoice(sandboxes, netsuite)
+    # The README's command, with the real CLI from the venv: a dry run of every scope.
+    address = client.service_client.config.target_host
+    request = {"dry_run": True, "scopes": ["accounts", "contacts", "opportunities", "invoices", "catalog"]}
+    started = await asyncio.to_thread(
+        subprocess.run,
+        [
+            str(venv_binary("temporal")),
+            "workflow",
+            "start",
+            "--type",
+            "Backfill",
+            "--task-queue",
+            "q2c",
+            "--workflow-id",
+            "backfill:cli-dry",
+            "--input",
+            json.dumps(request),
+            "--address",
+            address,
+            "--namespace",
+            settings.temporal_namespace,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr
+    dry = await client.get_workflow_handle("backfill:cli-dry", result_type=BackfillStatus).result()
+    assert dry.stage == BackfillStage.DONE and dry.dry_run
+    assert dry.run_id == "cli-dry"  # from the workflow id
+    planned = {scope: counts.planned for scope, counts in dry.counts.items()}
+    assert planned["opportunities"] == {"skip": 2}  # reported, not ordered: the default mode
+    assert await _reason(store, "cli-dry", "opportunities", deals["billed"]) == (
+        f"NetSuite already has sales order {deals['order']} for it (the opportunity does not name it)"
+    )
+    assert planned["invoices"] == {"skip": 1}  # its customer is not linked yet (the dry run links nothing)
+    assert planned["contacts"].get("upsert_contact", 0) > 0
+    assert "skipped" in dry.catalog
+
+    # A wrong input starts nothing and says why.
+    bad = await client.start_workflow(
+        "Backfill",
+        {"scopes": ["everything"]},
+        id="backfill:bad",
+        task_queue="q2c",
+        result_type=BackfillStatus,
+    )
+    with pytest.raises(WorkflowFailureError) as refused:
+        await bad.result()
+    assert "everything" in str(refused.value.cause)
+
+    real = await _run(
+        client,
+        BackfillRequest(
+            run_id="every-scope", scopes=list(Scope), opportunities=OpportunityMode.ORDER, options=_options()
+        ),
+    )
+
+    assert real.stage == BackfillStage.DONE, real.problems
+    rows = {(r["scope"], r["key"]): r for r in _report(real)}
+    # Opportunities: the deal never ordered got its order workflow; the other is reported as skipped.
+    assert rows[("opportunities", deals["never"])]["action"] == "start_order"
+    assert rows[("opportunities", deals["never"])]["status"] == "done"
+    # The deal NetSuite already has a (billed) sales order for is never ordered again, though the
+    # opportunity does not name it.
+    billed = rows[("opportunities", deals["billed"])]
+    assert billed["action"] == "skip" and deals["order"] in billed["reason"], billed
+    assert ("opportunities", deals["open"]) not in rows
+    description = await client.get_workflow_handle(f"order:{deals['never']}").describe()
+    assert description.status is not None
+    # Invoices: the billed order's invoice is on its account, upserted by its id.
+    invoice_row = rows[("invoices", deals["invoice"])]
+    assert invoice_row["action"] == "upsert_invoice" and invoice_row["status"] == "done", invoice_row
+    shown = [
+        r
+        for r in sandboxes.sf_admin.records("NetSuite_Invoice__c")
+        if r["NetSuite_Invoice_ID__c"] == deals["invoice"]
+    ]
+    assert len(shown) == 1 and shown[0]["Account__c"] == deals["account"]
+    assert shown[0]["Opportunity__c"] == deals["billed"]
+    # Contacts: under their account's customer in NetSuite, each once.
+    contact_rows = [r for r in rows.values() if r["scope"] == "contacts" and r["action"] == "upsert_contact"]
+    assert contact_rows and {r["status"] for r in contact_rows} == {"done"}
+    ns_contacts = sandboxes.ns_admin.records("contact")
+    assert len({c["externalId"] for c in ns_contacts}) == len(ns_contacts)
+    links = {link.salesforce_id: link.netsuite_id for link in store.links(LinkKind.CONTACT)}
+    assert {r["key"] for r in contact_rows} <= set(links)
+    # The catalog sync ran in full as a child.
+    assert real.catalog.get("items_read", 0) > 0

@@ -1,0 +1,580 @@
+"""The go-live backfill: link, create or park the records two orgs already hold, resumably and within the
+APIs' limits. Started by ``temporal workflow start --type Backfill`` or ``q2c backfill``.
+
+The rules are ``q2c.domain.backfill``; the report rows and the customer index live in q2c's store, so this
+workflow carries counters and cursors only, whatever the volume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from activities.backfill import NetSuiteBackfillActivities, SalesforceBackfillActivities
+    from activities.mapping import MappingActivities
+    from q2c.domain.backfill import ApiBudget, Scope, eta_seconds, salesforce_write_calls
+    from q2c.domain.mapping import Mapping
+    from q2c.domain.messages import LoadMapping
+    from q2c.domain.messages.backfill import (
+        BackfillRequest,
+        BackfillStage,
+        BackfillStatus,
+        BatchWritten,
+        BeginRun,
+        CheckOrders,
+        FinishRun,
+        IndexCustomers,
+        NumberSteps,
+        OpenQuery,
+        PauseRequest,
+        Phase,
+        PlanCustomers,
+        PlanPage,
+        SetBudget,
+        WriteBatch,
+    )
+    from q2c.domain.messages.catalog import CatalogStatus, CatalogSyncInput, SyncOptions
+    from workflows import names
+    from workflows.calls import ActivityCalls
+
+# A Bulk API page or a batch of writes takes seconds; a real org's latency and job queue need room.
+STEP_TIMEOUT_SECONDS = 900.0
+PROBLEMS_KEPT = 50
+PLAN_SCOPES = (Scope.ACCOUNTS, Scope.CONTACTS, Scope.OPPORTUNITIES)
+
+
+@workflow.defn(name=names.BACKFILL_WORKFLOW)
+class Backfill:
+    """One backfill run. Id ``backfill:{run id}``; input ``BackfillRequest`` (JSON on the CLI).
+
+    Per scope, in the order accounts, contacts, opportunities, catalog:
+
+    1. **Plan** (writes nothing outside q2c's store). Accounts: every active NetSuite customer is read by
+       keyset pages into an index of matching keys; the accounts in scope are read by a Bulk API 2.0
+       query job, page by page (``Sforce-Locator``), each matched against the index by the account-sync
+       rules and decided (link / already linked / create customer / park / skip); a customer two accounts
+       would link parks both; customers no account claimed get an account created (or are skipped).
+       Contacts: those of linked accounts (or accounts this run links) go to NetSuite. Opportunities:
+       won deals with no sales order are reported, or ordered (``opportunities = "order"``).
+    2. **Budget.** The Salesforce calls the writes need are projected; past the run's budget (or the
+       org's daily allocation less the reserve) the run waits in ``over_budget`` until ``set_budget``.
+    3. **Write** (not in a dry run), in numbered batches per step: NetSuite first (links, customers,
+       contacts; ``netsuite_slots`` batches at once, each a record at a time, so the NetSuite queue's
+       limit holds), then Salesforce (a Bulk API ingest job per batch at or over the threshold,
+       Collections below; order workflows started), then NetSuite again (new accounts' ids on their
+       customers). A record refused for good is ``failed`` in the report; the run goes on.
+    4. **Report**: the summary is kept in q2c's store with the rows; ``report.csv`` / ``report.json``.
+
+    ``pause`` / ``resume`` signals hold it between pages and batches; Temporal's cancel stops it after
+    the batches in flight, with the report of what was done. Continues as new every
+    ``batches_per_run`` pages and batches, carrying its cursor; every step is idempotent, so a crash
+    or a server restart repeats at most the batch in flight and duplicates nothing.
+    """
+
+    @workflow.init
+    def __init__(self, request: dict[str, Any]) -> None:
+        # The input arrives as JSON (``temporal workflow start --input``): checked here, so a wrong one
+        # fails the run at once, naming the problem, rather than retrying a workflow task forever.
+        self._invalid: str | None = None
+        try:
+            self._request = BackfillRequest.model_validate(request)
+            run_id = self._request.run_id or names.backfill_run_id(workflow.info().workflow_id)
+        except (ValidationError, ValueError) as exc:
+            self._invalid = str(exc)
+            self._request, run_id = BackfillRequest(), "invalid"
+        request_ = self._request
+        self._s = request_.resume or BackfillStatus(
+            run_id=run_id, dry_run=request_.dry_run, scopes=request_.scopes
+        )
+        self._operator_pause = self._s.paused and self._s.stage == BackfillStage.PAUSED
+        self._mapping: Mapping | None = None
+
+    # -- signals and query -------------------------------------------------------------------------
+    @workflow.signal(name=names.PAUSE_SIGNAL)
+    def pause(self, request: PauseRequest) -> None:
+        self._operator_pause = True
+        self._s.paused, self._s.pause_reason = True, request.reason
+
+    @workflow.signal(name=names.RESUME_SIGNAL)
+    def resume(self) -> None:
+        self._operator_pause = False
+        if self._s.stage != BackfillStage.OVER_BUDGET:
+            self._s.paused, self._s.pause_reason = False, None
+
+    @workflow.signal(name=names.SET_BUDGET_SIGNAL)
+    def set_budget(self, request: SetBudget) -> None:
+        self._s.api.budget = request.salesforce_api_budget
+
+    @workflow.query(name=names.STATUS_QUERY)
+    def status(self) -> BackfillStatus:
+        self._s.elapsed_seconds = self._elapsed()
+        return self._s
+
+    # -- main --------------------------------------------------------------------------------------
+    @workflow.run
+    async def run(self, request: dict[str, Any]) -> BackfillStatus:
+        if self._invalid is not None:
+            raise ApplicationError(
+                f"backfill input refused: {self._invalid}", type="InvalidBackfillInput", non_retryable=True
+            )
+        request_ = self._request
+        s = self._s
+        call = self._calls()
+        mapping = await call(MappingActivities.load_mapping, LoadMapping())
+        self._mapping = mapping
+        if request_.resume is None:
+            s.started_at = workflow.now().isoformat()
+            usage = await call(
+                SalesforceBackfillActivities.begin,
+                BeginRun(run_id=s.run_id, request=request_, fresh=True),
+                summary=f"Begin backfill {s.run_id}",
+            )
+            s.api = ApiBudget(
+                budget=request_.salesforce_api_budget,
+                reserve_percent=request_.api_reserve_percent,
+                used_at_start=usage.used,
+                daily_max=usage.max,
+            )
+            s.salesforce_org_used = usage.used
+        try:
+            for scope in request_.scopes:
+                if scope in s.scopes_done:
+                    continue
+                if s.phase is None or s.phase.scope is not scope:
+                    first = {Scope.ACCOUNTS: "index", Scope.INVOICES: "plan_invoices"}.get(scope, "open")
+                    s.phase = Phase(scope=scope, step=first)
+                if scope is Scope.CATALOG:
+                    await self._catalog()
+                else:
+                    await self._scope(scope, mapping)
+                s.scopes_done.append(scope)
+                s.phase = None
+            return await self._finish(BackfillStage.DONE)
+        except asyncio.CancelledError:
+            s.cancelled = True
+            return await self._finish(BackfillStage.CANCELLED)
+
+    async def _finish(self, stage: str) -> BackfillStatus:
+        s = self._s
+        self._set_stage(BackfillStage.REPORTING)
+        s.finished_at = workflow.now().isoformat()
+        s.elapsed_seconds = self._elapsed()
+        counts = await self._calls()(
+            SalesforceBackfillActivities.counts, NumberSteps(run_id=s.run_id, scope=Scope.ACCOUNTS)
+        )
+        summary = {**s.model_dump(mode="json", exclude={"phase"}), "rows": counts, "state": stage}
+        report = await self._calls()(
+            SalesforceBackfillActivities.finish,
+            FinishRun(run_id=s.run_id, state=stage, summary=summary),
+            summary="Keep the report",
+        )
+        s.report_csv, s.report_json = report.csv_path, report.json_path
+        self._set_stage(stage)
+        return s
+
+    # -- a scope --------------------------------------------------------------------------------------
+    async def _scope(self, scope: Scope, mapping: Mapping) -> None:
+        s, request, options = self._s, self._request, self._request.options
+        phase = s.phase
+        assert phase is not None
+        counts = s.scope_counts(scope)
+        call = self._calls()
+        if phase.step == "index":
+            self._set_stage(BackfillStage.INDEXING)
+            while True:
+                await self._hold()
+                page = await call(
+                    NetSuiteBackfillActivities.index_customers,
+                    IndexCustomers(
+                        run_id=s.run_id, filters=request.filters, mapping=mapping, after=phase.after
+                    ),
+                    summary=f"Index NetSuite customers after id {phase.after or 0}",
+                )
+                phase.after = page.last
+                if page.total is not None:
+                    s.scope_counts(scope).total = (counts.total or 0) + page.total
+                counts.read += page.read
+                if page.done:
+                    break
+                await self._checkpoint()
+            phase.step, phase.after = "open", ""
+        if phase.step == "open":
+            self._set_stage(BackfillStage.PLANNING)
+            opened = await call(
+                SalesforceBackfillActivities.open_query,
+                OpenQuery(
+                    run_id=s.run_id,
+                    scope=scope,
+                    filters=request.filters,
+                    mapping=mapping,
+                    poll_seconds=options.poll_seconds,
+                ),
+                summary=f"Bulk API query job for {scope.value}",
+            )
+            self._note_api(opened.api.used)
+            counts.total = (counts.total or 0) + opened.total
+            phase.job_id, phase.locator, phase.step = opened.job_id, "", "plan"
+        if phase.step == "plan":
+            self._set_stage(BackfillStage.PLANNING)
+            while phase.locator is not None:
+                await self._hold()
+                assert phase.job_id is not None
+                planned = await call(
+                    SalesforceBackfillActivities.plan_page,
+                    PlanPage(
+                        run_id=s.run_id,
+                        scope=scope,
+                        job_id=phase.job_id,
+                        locator=phase.locator,
+                        max_records=options.page_size,
+                        request=self._bare_request(),
+                        mapping=mapping,
+                    ),
+                    summary=f"Plan a page of {scope.value}",
+                )
+                self._note_api(planned.api.used)
+                counts.read += planned.read
+                _add(counts.planned, planned.planned)
+                if planned.to_check:
+                    found = await call(
+                        NetSuiteBackfillActivities.check_orders,
+                        CheckOrders(run_id=s.run_id, opportunity_ids=planned.to_check),
+                        summary=f"Look for the sales orders of {len(planned.to_check)} won deals in NetSuite",
+                    )
+                    _add(counts.planned, {"start_order": -found.were_to_order, "skip": found.were_to_order})
+                phase.locator = planned.next_locator
+                await self._checkpoint()
+            phase.step = "resolve" if scope is Scope.ACCOUNTS else "number"
+        if phase.step == "resolve":
+            resolved = await call(
+                SalesforceBackfillActivities.resolve_claims, NumberSteps(run_id=s.run_id, scope=scope)
+            )
+            if resolved.parked_as_claimed_twice:
+                counts.planned["link"] = counts.planned.get("link", 0) - resolved.parked_as_claimed_twice
+                counts.planned["park"] = counts.planned.get("park", 0) + resolved.parked_as_claimed_twice
+            phase.step, phase.after = "plan_customers", ""
+        if phase.step == "plan_customers":
+            while True:
+                await self._hold()
+                customers = await call(
+                    SalesforceBackfillActivities.plan_customers,
+                    PlanCustomers(
+                        run_id=s.run_id,
+                        after=phase.after,
+                        limit=options.page_size,
+                        request=self._bare_request(),
+                        mapping=mapping,
+                    ),
+                    summary=f"Plan the customers no account claimed, after id {phase.after or 0}",
+                )
+                _add(counts.planned, customers.planned)
+                phase.after = customers.last
+                if customers.done:
+                    break
+                await self._checkpoint()
+            phase.step = "number"
+        if phase.step == "plan_invoices":
+            self._set_stage(BackfillStage.PLANNING)
+            while True:
+                await self._hold()
+                invoices = await call(
+                    NetSuiteBackfillActivities.plan_invoices,
+                    PlanCustomers(
+                        run_id=s.run_id,
+                        after=phase.after,
+                        limit=options.page_size,
+                        request=self._bare_request(),
+                        mapping=mapping,
+                    ),
+                    summary=f"Plan NetSuite invoices after id {phase.after or 0}",
+                )
+                counts.read += invoices.read
+                _add(counts.planned, invoices.planned)
+                phase.after = invoices.last
+                if invoices.done:
+                    break
+                await self._checkpoint()
+            phase.step = "number"
+        if phase.step == "number":
+            numbered = await call(
+                SalesforceBackfillActivities.number_steps, NumberSteps(run_id=s.run_id, scope=scope)
+            )
+            s.salesforce_projected += salesforce_write_calls(
+                numbered.steps.get("salesforce", 0)
+                if scope is not Scope.OPPORTUNITIES
+                else 0,  # orders: no call
+                batch=options.salesforce_batch,
+                threshold=options.bulk_threshold,
+            )
+            counts.to_write = sum(numbered.steps.values()) if not s.dry_run else 0
+            phase.totals = dict(numbered.steps)
+            _next_step(phase, "done" if s.dry_run else "netsuite")
+        if phase.step == "netsuite":
+            await self._budget_check()
+            await self._write_step(
+                scope,
+                "netsuite",
+                NetSuiteBackfillActivities.write_netsuite,
+                options.netsuite_batch,
+                options.netsuite_slots,
+            )
+            _next_step(phase, "salesforce")
+        if phase.step == "salesforce":
+            await self._budget_check()
+            await self._write_step(
+                scope,
+                "salesforce",
+                SalesforceBackfillActivities.write_salesforce,
+                options.salesforce_batch,
+                1,
+            )
+            _next_step(phase, "netsuite_after")
+        if phase.step == "netsuite_after":
+            await self._write_step(
+                scope,
+                "netsuite_after",
+                NetSuiteBackfillActivities.write_netsuite,
+                options.netsuite_batch,
+                options.netsuite_slots,
+            )
+            _next_step(phase, "done")
+
+    async def _write_step(
+        self,
+        scope: Scope,
+        step: str,
+        activity: Callable[[Any, WriteBatch], Awaitable[BatchWritten]],
+        size: int,
+        slots: int,
+    ) -> None:
+        """Hand out the step's rows in numbered batches, ``slots`` at once, until every one is written."""
+        s, phase = self._s, self._s.phase
+        assert phase is not None and self._mapping is not None
+        self._set_stage(BackfillStage.WRITING)
+        counts = s.scope_counts(scope)
+        call = self._calls()
+        pending: dict[asyncio.Task[BatchWritten], WriteBatch] = {}
+        while phase.next_batch <= phase.step_total or pending:
+            room = not self._hold_needed() and not self._continue_due()
+            while room and phase.next_batch <= phase.step_total and len(pending) < slots:
+                first = phase.next_batch
+                batch = WriteBatch(
+                    run_id=s.run_id,
+                    scope=scope,
+                    step=step,
+                    first=first,
+                    last=min(phase.step_total, first + size - 1),
+                    mapping=self._mapping,
+                    bulk_threshold=self._request.options.bulk_threshold,
+                    poll_seconds=self._request.options.poll_seconds,
+                )
+                phase.next_batch = batch.last + 1
+                task = asyncio.ensure_future(
+                    call(activity, batch, summary=f"{step} rows {batch.first}-{batch.last} of {scope.value}")
+                )
+                pending[task] = batch
+            if not pending:
+                await self._hold()
+                await self._checkpoint()
+                continue
+            done, _ = await workflow.wait(list(pending), return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                batch = pending.pop(task)
+                rows = batch.last - batch.first + 1
+                try:
+                    result = task.result()
+                except ActivityError as failure:
+                    cause = failure.cause or failure
+                    self._problem(
+                        f"{scope.value} {step} rows {batch.first}-{batch.last}: not written: {cause}"
+                    )
+                    counts.failed += rows
+                    counts.done_writing += rows
+                    continue
+                counts.written += result.written
+                counts.failed += result.failed
+                counts.done_writing += rows
+                if step == "salesforce":
+                    s.salesforce_writes += result.written
+                else:
+                    s.netsuite_writes += result.written
+                self._note_api(result.api.used)
+                for problem in result.problems:
+                    self._problem(problem)
+                s.batches_this_run += 1
+            self._details()
+
+    # -- the catalog: issue 8's sync, in full, as a child ---------------------------------------------
+    async def _catalog(self) -> None:
+        s = self._s
+        if s.dry_run:
+            s.catalog = {
+                "skipped": "a dry run does not sync the catalog (the catalog sync writes only differences)"
+            }
+            return
+        self._set_stage(BackfillStage.WRITING)
+        try:
+            result: CatalogStatus = await workflow.execute_child_workflow(
+                names.CATALOG_WORKFLOW,
+                CatalogSyncInput(options=SyncOptions(**self._limits()), full=True),
+                id=f"{workflow.info().workflow_id}:catalog",
+                result_type=CatalogStatus,
+                static_summary=f"Full catalog sync for backfill {s.run_id}",
+            )
+        except ChildWorkflowError as failure:
+            self._problem(f"catalog: the full catalog sync failed: {failure.cause or failure}")
+            s.catalog = {"failed": str(failure.cause or failure)}
+            return
+        s.catalog = {
+            "items_read": result.items_read,
+            "products_created": result.products_created,
+            "products_updated": result.products_updated,
+            "entries_created": result.entries_created,
+            "entries_updated": result.entries_updated,
+            "parked": result.parked_count,
+        }
+
+    # -- pacing ---------------------------------------------------------------------------------------
+    def _hold_needed(self) -> bool:
+        return self._operator_pause or self._s.stage == BackfillStage.OVER_BUDGET
+
+    async def _hold(self) -> None:
+        """Wait here while paused (by an operator, or over budget)."""
+        if not self._hold_needed():
+            return
+        before = self._s.stage
+        if self._operator_pause:
+            self._set_stage(BackfillStage.PAUSED)
+        await workflow.wait_condition(lambda: not self._hold_needed())
+        self._s.paused, self._s.pause_reason = False, None
+        self._set_stage(
+            before
+            if before not in (BackfillStage.PAUSED, BackfillStage.OVER_BUDGET)
+            else BackfillStage.WRITING
+        )
+
+    async def _budget_check(self) -> None:
+        """Refuse to write past the Salesforce API budget: wait in ``over_budget`` until it is raised."""
+        s = self._s
+        while True:
+            reason = s.api.refusal(s.salesforce_org_used, s.salesforce_projected)
+            if reason is None:
+                return
+            s.paused, s.pause_reason = True, reason
+            self._set_stage(BackfillStage.OVER_BUDGET)
+            await self._budget_changed(s.api.budget)
+            s.paused, s.pause_reason = False, None
+            self._set_stage(BackfillStage.WRITING)
+
+    async def _budget_changed(self, budget: int | None) -> None:
+        await workflow.wait_condition(lambda: self._s.api.budget != budget)
+
+    def _continue_due(self) -> bool:
+        return (
+            self._s.batches_this_run >= self._request.options.batches_per_run
+            or workflow.info().is_continue_as_new_suggested()
+        )
+
+    async def _checkpoint(self) -> None:
+        """Between pages and batches (nothing in flight): continue as new when the history is long."""
+        self._s.batches_this_run += 1
+        self._details()
+        if self._continue_due():
+            s = self._s
+            s.runs += 1
+            s.batches_this_run = 0
+            workflow.continue_as_new(self._request.model_copy(update={"resume": s}))
+
+    # -- helpers --------------------------------------------------------------------------------------
+    def _calls(self) -> ActivityCalls:
+        """Every backfill activity heartbeats (``activities.backfill.heartbeating``): a lost worker is
+        noticed within ``heartbeat_seconds``; the long start-to-close leaves room for big Bulk API jobs."""
+        options = self._request.options
+        return ActivityCalls(
+            options,
+            parks=False,
+            start_to_close_seconds=max(STEP_TIMEOUT_SECONDS, options.activity_timeout_seconds),
+            heartbeat_seconds=options.heartbeat_seconds,
+        )
+
+    def _limits(self) -> dict[str, Any]:
+        options = self._request.options
+        return {
+            "activity_timeout_seconds": options.activity_timeout_seconds,
+            "activity_max_attempts": options.activity_max_attempts,
+            "activity_max_interval_seconds": options.activity_max_interval_seconds,
+        }
+
+    def _bare_request(self) -> BackfillRequest:
+        return self._request.model_copy(update={"resume": None})
+
+    def _note_api(self, used: int | None) -> None:
+        if used is not None:
+            self._s.salesforce_org_used = max(used, self._s.salesforce_org_used or 0)
+
+    def _problem(self, text: str) -> None:
+        if len(self._s.problems) < PROBLEMS_KEPT:
+            self._s.problems.append(text)
+
+    def _elapsed(self) -> float:
+        if not self._s.started_at:
+            return 0.0
+        end = dt.datetime.fromisoformat(self._s.finished_at) if self._s.finished_at else workflow.now()
+        return max(0.0, (end - dt.datetime.fromisoformat(self._s.started_at)).total_seconds())
+
+    def _set_stage(self, stage: str) -> None:
+        self._s.stage = stage
+        self._details()
+
+    def _details(self) -> None:
+        s = self._s
+        done, total = s.done_and_total()
+        workflow.upsert_search_attributes(
+            [
+                names.STAGE.value_set(s.stage),
+                names.BACKFILL_DONE.value_set(done),
+                names.BACKFILL_TOTAL.value_set(total),
+            ]
+        )
+        elapsed = self._elapsed()
+        eta = eta_seconds(done, total, elapsed)
+        lines = [
+            f"**Backfill {s.run_id}**{' (dry run)' if s.dry_run else ''} — {s.stage}"
+            + (f": {s.pause_reason}" if s.pause_reason else ""),
+            f"- progress: {done} of {total}" + (f", ETA {eta:.0f} s" if eta else ""),
+        ]
+        if s.phase:
+            lines.append(f"- now: {s.phase.scope.value}, {s.phase.step}")
+        for scope, counts in s.counts.items():
+            planned = ", ".join(f"{k} {v}" for k, v in sorted(counts.planned.items()))
+            lines.append(
+                f"- {scope}: read {counts.read}; {planned or 'nothing planned yet'}; "
+                f"written {counts.written}, failed {counts.failed}"
+            )
+        used = s.api.used(s.salesforce_org_used)
+        lines.append(f"- Salesforce API calls used {used}, projected for the writes {s.salesforce_projected}")
+        lines += [f"- problem: {p}" for p in s.problems[:10]]
+        workflow.set_current_details("\n".join(lines))
+
+
+def _add(into: dict[str, int], more: dict[str, int]) -> None:
+    for key, value in more.items():
+        into[key] = into.get(key, 0) + value
+        if not into[key]:
+            del into[key]
+
+
+def _next_step(phase: Phase, step: str) -> None:
+    phase.step, phase.next_batch = step, 1
+    phase.step_total = phase.totals.get(step, 0)
+
+
+__all__ = ["PLAN_SCOPES", "Backfill"]
