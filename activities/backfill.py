@@ -162,12 +162,10 @@ def scope_query(scope: Scope, filters: BackfillFilters, mapping: Mapping) -> str
             f"{date_field} <= {filters.until.isoformat() if date_only else _soql_date(filters.until, True)}"
         )
     ids = filters.salesforce_ids(prefix)
-    if filters.ids and not ids and not filters.netsuite_ids():
-        ids = ["000000000000000AAA"]  # ids were named, none of this object: nothing
     if ids:
         where.append("Id IN (" + ", ".join(f"'{i}'" for i in ids) + ")")
     elif filters.ids:
-        where.append("Id = null")  # only NetSuite ids named: no Salesforce record of this scope
+        where.append("Id = null")  # ids were named, none of this object: no record of it is in the run
     soql = f"SELECT {', '.join(dict.fromkeys(fields))} FROM {SOBJECTS[scope]}"
     return soql + (f" WHERE {' AND '.join(where)}" if where else "")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
@@ -48,6 +48,8 @@ with workflow.unsafe.imports_passed_through():
 # A Bulk API page or a batch of writes takes seconds; a real org's latency and job queue need room.
 STEP_TIMEOUT_SECONDS = 900.0
 PROBLEMS_KEPT = 50
+A = TypeVar("A")
+R = TypeVar("R")
 PLAN_SCOPES = (Scope.ACCOUNTS, Scope.CONTACTS, Scope.OPPORTUNITIES)
 
 
@@ -127,7 +129,7 @@ class Backfill:
             )
         request_ = self._request
         s = self._s
-        call = self._calls()
+        call = self._held_calls
         mapping = await call(MappingActivities.load_mapping, LoadMapping())
         self._mapping = mapping
         if request_.resume is None:
@@ -148,6 +150,7 @@ class Backfill:
             for scope in request_.scopes:
                 if scope in s.scopes_done:
                     continue
+                await self._hold()
                 if s.phase is None or s.phase.scope is not scope:
                     first = {Scope.ACCOUNTS: "index", Scope.INVOICES: "plan_invoices"}.get(scope, "open")
                     s.phase = Phase(scope=scope, step=first)
@@ -186,7 +189,7 @@ class Backfill:
         phase = s.phase
         assert phase is not None
         counts = s.scope_counts(scope)
-        call = self._calls()
+        call = self._held_calls
         if phase.step == "index":
             self._set_stage(BackfillStage.INDEXING)
             while True:
@@ -494,6 +497,11 @@ class Backfill:
             workflow.continue_as_new(self._request.model_copy(update={"resume": s}))
 
     # -- helpers --------------------------------------------------------------------------------------
+    async def _held_calls(self, activity: Callable[[Any, A], Awaitable[R]], arg: A, **kwargs: Any) -> R:
+        """An activity call that waits first while the run is paused: paused, nothing new is scheduled."""
+        await self._hold()
+        return await self._calls()(activity, arg, **kwargs)
+
     def _calls(self) -> ActivityCalls:
         """Every backfill activity heartbeats (``activities.backfill.heartbeating``): a lost worker is
         noticed within ``heartbeat_seconds``; the long start-to-close leaves room for big Bulk API jobs."""

@@ -60,6 +60,16 @@ class BackfillDomain(SQLModel, table=True):
     customer_id: str = Field(primary_key=True)
 
 
+class BackfillCandidate(SQLModel, table=True):
+    """A customer a parked account lists as a candidate: not given an account of its own meanwhile."""
+
+    __tablename__ = "backfill_candidate"
+
+    run_id: str = Field(primary_key=True)
+    customer_id: str = Field(primary_key=True)
+    account_id: str = Field(primary_key=True)
+
+
 class BackfillRow(SQLModel, table=True):
     """One record of one run: the report row, and (real runs) the work item."""
 
@@ -138,7 +148,7 @@ class BackfillStore:
     def begin_run(self, run_id: str, request_json: str) -> None:
         """Start (or restart from scratch) a run: its earlier working set and report are dropped."""
         with Session(self.engine) as session:
-            for table in (BackfillCustomer, BackfillDomain, BackfillRow):
+            for table in (BackfillCustomer, BackfillDomain, BackfillCandidate, BackfillRow):
                 session.execute(delete(table).where(col(table.run_id) == run_id))
             run = session.get(BackfillRun, run_id) or BackfillRun(run_id=run_id, request=request_json)
             run.request, run.summary, run.state, run.updated_at = request_json, "{}", "running", _now()
@@ -161,7 +171,7 @@ class BackfillStore:
     def clear_index(self, run_id: str) -> None:
         """The customer index is only needed while planning: dropped once a run has planned."""
         with Session(self.engine) as session:
-            for table in (BackfillCustomer, BackfillDomain):
+            for table in (BackfillCustomer, BackfillDomain, BackfillCandidate):
                 session.execute(delete(table).where(col(table.run_id) == run_id))
             session.commit()
 
@@ -229,6 +239,11 @@ class BackfillStore:
                 _fill(row, d)
                 row.candidate_ids = json.dumps(candidate_ids.get(d.key, []))
                 session.add(row)
+                for customer_id in candidate_ids.get(d.key, []):
+                    if session.get(BackfillCandidate, (run_id, customer_id, d.key)) is None:
+                        session.add(
+                            BackfillCandidate(run_id=run_id, customer_id=customer_id, account_id=d.key)
+                        )
             session.commit()
 
     def resolve_claims(self, run_id: str) -> int:
@@ -290,18 +305,12 @@ class BackfillStore:
                     col(BackfillRow.netsuite_id).in_(chunk),
                 )
                 claimed.update(n for n in session.exec(query) if n)
-            # Parked accounts are few next to the rest: read their candidate lists whole.
-            parked = select(BackfillRow.key, BackfillRow.candidate_ids).where(
-                BackfillRow.run_id == run_id,
-                BackfillRow.scope == scope,
-                BackfillRow.action == Action.PARK.value,
-                col(BackfillRow.salesforce_id).is_not(None),
-                col(BackfillRow.key) == col(BackfillRow.salesforce_id),
-            )
-            for key, ids in session.exec(parked):
-                for cid in json.loads(ids):
-                    if cid in wanted:
-                        parked_by.setdefault(cid, key)
+            for chunk in _chunks(sorted(wanted)):
+                listed = select(BackfillCandidate.customer_id, BackfillCandidate.account_id).where(
+                    BackfillCandidate.run_id == run_id, col(BackfillCandidate.customer_id).in_(chunk)
+                )
+                for customer_id, account_id in session.exec(listed):
+                    parked_by.setdefault(customer_id, account_id)
         return claimed, parked_by
 
     def index_page(self, run_id: str, after: str, limit: int) -> list[IndexedCustomer]:
@@ -323,33 +332,37 @@ class BackfillStore:
             rows = session.exec(query.limit(limit))
             return [IndexedCustomer.model_validate_json(row.record) for row in rows]
 
-    def number_steps(self, run_id: str, scope: Scope) -> dict[str, int]:
-        """Give the rows of a scope that write their batch numbers per step (1, 2, ... in key order)."""
+    def number_steps(self, run_id: str, scope: Scope, *, batch: int = 5000) -> dict[str, int]:
+        """Give the rows of a scope that write their batch numbers per step (1, 2, ... in key order),
+        a batch of rows per transaction (memory stays bounded)."""
         counts = dict.fromkeys(STEPS, 0)
-        with Session(self.engine) as session:
-            query = (
-                select(BackfillRow)
-                .where(
+        last: str | None = None
+        while True:
+            with Session(self.engine) as session:
+                query = select(BackfillRow).where(
                     BackfillRow.run_id == run_id,
                     BackfillRow.scope == scope.value,
                     col(BackfillRow.action).in_([a.value for a in _WRITES]),
                 )
-                .order_by(col(BackfillRow.key))
-            )
-            for row in session.exec(query):
-                first, second, after = _steps(row)
-                if first:
-                    counts["netsuite"] += 1
-                    row.seq_netsuite = counts["netsuite"]
-                if second:
-                    counts["salesforce"] += 1
-                    row.seq_salesforce = counts["salesforce"]
-                if after:
-                    counts["netsuite_after"] += 1
-                    row.seq_netsuite_after = counts["netsuite_after"]
-                session.add(row)
-            session.commit()
-        return counts
+                if last is not None:
+                    query = query.where(col(BackfillRow.key) > last)
+                rows = list(session.exec(query.order_by(col(BackfillRow.key)).limit(batch)))
+                if not rows:
+                    return counts
+                for row in rows:
+                    first, second, after = _steps(row)
+                    if first:
+                        counts["netsuite"] += 1
+                        row.seq_netsuite = counts["netsuite"]
+                    if second:
+                        counts["salesforce"] += 1
+                        row.seq_salesforce = counts["salesforce"]
+                    if after:
+                        counts["netsuite_after"] += 1
+                        row.seq_netsuite_after = counts["netsuite_after"]
+                    session.add(row)
+                last = rows[-1].key
+                session.commit()
 
     def step_rows(self, run_id: str, scope: Scope, step: str, first: int, last: int) -> list[BackfillRow]:
         """The rows numbered ``first``..``last`` in a step, not yet failed."""

@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import os
 import re
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,10 +30,12 @@ from q2c.domain.messages.backfill import BackfillOptions, BackfillRequest, Backf
 from q2c.store import BackfillStore, LinkKind, Store
 from q2c_sandbox.generate import generate, load
 from q2c_sandbox.local import LocalSandboxes, local_sandboxes
-from temporal_client.backfill import start_backfill
-from tests.conftest import q2c_test_settings
+from temporal_client.backfill import cancel, pause, resume, set_budget, start_backfill
+from tests.conftest import q2c_test_settings, until
+from tests.replay.recording import record_history
 
 ACCOUNTS = 60
+REPO = Path(__file__).parents[2]
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
@@ -314,3 +318,130 @@ async def test_every_scope_in_one_run_and_a_start_from_the_temporal_cli(
     assert {r["key"] for r in contact_rows} <= set(links)
     # The catalog sync ran in full as a child.
     assert real.catalog.get("items_read", 0) > 0
+
+
+async def test_over_budget_it_waits_then_a_refused_record_parks_in_the_report_and_the_rest_is_written(
+    client: Client,
+    backfill_sandboxes: LocalSandboxes,
+    seeded: dict[str, int],
+    netsuite: NetSuiteClient,
+    store: Store,
+) -> None:
+    handle = await start_backfill(
+        client, BackfillRequest(run_id="budget", salesforce_api_budget=0, options=_options())
+    )
+
+    async def stage() -> str | None:
+        status = await handle.query("status", result_type=BackfillStatus)
+        return status.stage if status.stage == BackfillStage.OVER_BUDGET else None
+
+    await until(stage, "the run waiting over its budget")
+    status = await handle.query("status", result_type=BackfillStatus)
+    assert status.pause_reason and "budget is 0" in status.pause_reason, status.pause_reason
+    assert status.netsuite_writes == 0 and status.salesforce_writes == 0
+    # Planned, nothing written yet: one customer the run would link goes away in NetSuite meanwhile.
+    rows = BackfillStore(store)
+    planned = rows.rows(
+        "budget", Scope.ACCOUNTS, [a["Id"] for a in backfill_sandboxes.sf_admin.records("Account")]
+    )
+    victim = next(r for r in planned.values() if r.action == "link" and r.needs_netsuite)
+    await netsuite.request(
+        "DELETE", f"/services/rest/record/v1/customer/{victim.netsuite_id}", operation="delete"
+    )
+
+    await set_budget(client, "budget", 100_000)
+    done = await handle.result()
+
+    assert done.stage == BackfillStage.DONE
+    report = {r["key"]: r for r in _report(done)}
+    failed = [r for r in report.values() if r["status"] == "failed"]
+    assert [r["key"] for r in failed] == [victim.key]
+    assert str(victim.netsuite_id) in failed[0]["error"] or "customer" in failed[0]["error"]
+    assert any(victim.key in p for p in done.problems)
+    assert done.scope_counts(Scope.ACCOUNTS).failed == 1
+    others = [r for r in report.values() if r["action"] in ("link", "create_customer", "create_account")]
+    assert {r["status"] for r in others if r["key"] != victim.key} == {"done"}
+    await record_history(client, "backfill:budget", "backfill_over_budget_then_written")
+
+
+async def test_paused_it_starts_nothing_new_until_resumed(
+    client: Client, backfill_sandboxes: LocalSandboxes, seeded: dict[str, int]
+) -> None:
+    handle = await start_backfill(client, BackfillRequest(run_id="paused", options=_options()))
+    await pause(client, "paused", "checking the dry run's parked list")
+
+    async def paused() -> bool:
+        status = await handle.query("status", result_type=BackfillStatus)
+        return (
+            status.stage == BackfillStage.PAUSED
+            and status.pause_reason == "checking the dry run's parked list"
+        )
+
+    await until(paused, "the run paused")
+    await resume(client, "paused")
+    done = await handle.result()
+    assert done.stage == BackfillStage.DONE and not done.paused
+    # Between the pause and the resume signals the workflow scheduled no activity.
+    first_run = client.get_workflow_handle("backfill:paused", run_id=handle.result_run_id)
+    events = [e async for e in first_run.fetch_history_events()]
+    signals = [i for i, e in enumerate(events) if e.HasField("workflow_execution_signaled_event_attributes")]
+    assert len(signals) == 2
+    between = events[signals[0] : signals[1]]
+    assert not [e for e in between if e.HasField("activity_task_scheduled_event_attributes")]
+
+
+async def test_cancelled_it_stops_after_the_batches_in_flight_and_keeps_its_report(
+    client: Client, backfill_sandboxes: LocalSandboxes, seeded: dict[str, int]
+) -> None:
+    backfill_sandboxes.ns_admin.put("/latency", {"fixed_seconds": 0.02, "jitter_seconds": 0.0, "seed": 1})
+    try:
+        handle = await start_backfill(client, BackfillRequest(run_id="cancelled", options=_options()))
+
+        async def writing() -> bool:
+            status = await handle.query("status", result_type=BackfillStatus)
+            return status.netsuite_writes > 0
+
+        await until(writing, "the run writing")
+        await cancel(client, "cancelled")
+        cancelled = await handle.result()
+    finally:
+        backfill_sandboxes.ns_admin.put("/latency", {"fixed_seconds": 0.0, "jitter_seconds": 0.0, "seed": 1})
+    assert cancelled.stage == BackfillStage.CANCELLED and cancelled.cancelled
+    rows = _report(cancelled)
+    statuses = Counter(
+        r["status"] for r in rows if r["action"] in ("link", "create_customer", "create_account")
+    )
+    assert statuses["done"] > 0 and statuses["planned"] > 0  # what was done, and what was not
+
+
+async def _q2c(settings: Settings, *args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "starter.cli",
+        *args,
+        cwd=REPO,
+        env={**os.environ, **settings.to_env(), "COLUMNS": "200"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 120)
+    return int(process.returncode or 0), output.decode()
+
+
+async def test_q2c_backfill_detaches_reattaches_and_reports_after_the_run_closed(
+    settings: Settings, backfill_sandboxes: LocalSandboxes, seeded: dict[str, int]
+) -> None:
+    code, out = await _q2c(settings, "backfill", "--dry-run", "--run-id", "cli-detached", "--detach")
+    assert code == 0 and "Started backfill:cli-detached (dry run)" in out, out
+    assert "q2c backfill-status cli-detached --watch" in out
+    code, out = await _q2c(settings, "backfill-status", "cli-detached", "--watch")
+    assert "Backfill cli-detached (dry run: nothing written): done" in out, out
+    assert re.search(r"accounts: read \d+ of \d+", out) and "would do: create customer" in out, out
+    report_dir = settings.data_dir / "elsewhere"
+    code, out = await _q2c(settings, "backfill-report", "cli-detached", "--output", str(report_dir))
+    assert code == 0 and "Report:" in out, out
+    header = (report_dir / "report.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("scope,key,action,status,salesforce_id,netsuite_id")
+    code, out = await _q2c(settings, "backfill-report", "no-such-run")
+    assert code == 2 and "No backfill run 'no-such-run'" in out

@@ -31,6 +31,7 @@ def test_histories_were_recorded() -> None:
         "order_fulfilled_in_two",
         "catalog_first_load",
         "inventory_releases_an_order",
+        "backfill_over_budget_then_written",
     } <= set(RECORDED)
 
 
