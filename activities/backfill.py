@@ -22,7 +22,7 @@ from temporalio import activity
 
 from activities.errors import api_errors
 from activities.netsuite_accounts import customer_state
-from q2c.connectors.errors import ApiError
+from q2c.connectors.errors import ApiError, ErrorKind
 from q2c.connectors.netsuite import NetSuiteClient
 from q2c.connectors.netsuite_backfill import (
     INVOICE_PAGE,
@@ -54,6 +54,7 @@ from q2c.domain.backfill import (
     Scope,
     account_decision,
     customer_decision,
+    out_of_scope,
 )
 from q2c.domain.billing import INVOICE_EXTERNAL_ID, INVOICE_OBJECT, Invoice, invoice_fields
 from q2c.domain.mapping import Mapping
@@ -81,7 +82,7 @@ from q2c.domain.messages.backfill import (
 )
 from q2c.domain.sync import MappingValueError, Side
 from q2c.store import LinkKind, Store
-from q2c.store.backfill import BackfillRow, BackfillStore
+from q2c.store.backfill import STEP_NUMBER, BackfillRow, BackfillStore
 from temporal_client.steering import Steering
 from workflows import names
 
@@ -89,7 +90,7 @@ ACCOUNT_LINK_FIELD = "NetSuite_Internal_ID__c"
 # Every backfill activity heartbeats this often while it works (a Bulk API job, a page of planning), so a
 # worker that dies is noticed within the workflow's heartbeat timeout, not the long start-to-close one.
 HEARTBEAT_EVERY_SECONDS = 2.0
-_progress: ContextVar[tuple[Any, ...]] = ContextVar("backfill_progress", default=())
+_progress: ContextVar[list[tuple[Any, ...]]] = ContextVar("backfill_progress")
 A = TypeVar("A")
 R = TypeVar("R")
 
@@ -99,10 +100,13 @@ def heartbeating(fn: Callable[[Any, A], Awaitable[R]]) -> Callable[[Any, A], Awa
 
     @functools.wraps(fn)
     async def run(self: Any, request: A) -> R:
+        holder: list[tuple[Any, ...]] = [()]  # one object the beat and the activity share
+        _progress.set(holder)
+
         async def beat() -> None:
             while True:
                 await asyncio.sleep(HEARTBEAT_EVERY_SECONDS)
-                activity.heartbeat(*_progress.get())
+                activity.heartbeat(*holder[0])
 
         beater = asyncio.create_task(beat())
         try:
@@ -117,7 +121,7 @@ def heartbeating(fn: Callable[[Any, A], Awaitable[R]]) -> Callable[[Any, A], Awa
 
 def progress(*details: Any) -> None:
     """Record (and heartbeat) how far the activity is: a retry resumes after it."""
-    _progress.set(details)
+    _progress.get()[0] = details
     activity.heartbeat(*details)
 
 
@@ -130,13 +134,23 @@ def _soql_date(day: dt.date, end: bool) -> str:
 
 
 def scope_query(scope: Scope, filters: BackfillFilters, mapping: Mapping) -> str:
-    """The SOQL of a scope's Bulk API query job (Bulk API 2.0 takes no ORDER BY or LIMIT to page by)."""
+    """The SOQL of a scope's Bulk API query job (Bulk API 2.0 takes no ORDER BY or LIMIT to page by).
+
+    Accounts are read whole, whatever the filters: an account the filters leave out still claims the
+    customer it matches (so that customer never gets a second account); the filters decide in planning
+    which accounts are acted on (``account_in_scope``)."""
     if scope is Scope.ACCOUNTS:
         fields = ["Id", "Name", "Website", ACCOUNT_LINK_FIELD, "CurrencyIsoCode", "CreatedDate"]
         fields += [rule.salesforce for rule in mapping.account.fields]
-        where, date_field, prefix = [], "CreatedDate", "001"
+        return f"SELECT {', '.join(dict.fromkeys(fields))} FROM Account"
     elif scope is Scope.CONTACTS:
-        fields = ["Id", "AccountId", "Account.CurrencyIsoCode", "CreatedDate"]
+        fields = [
+            "Id",
+            "AccountId",
+            "Account.CurrencyIsoCode",
+            f"Account.{ACCOUNT_LINK_FIELD}",
+            "CreatedDate",
+        ]
         fields += [rule.salesforce for rule in mapping.contact.fields]
         where, date_field, prefix = ["AccountId != null"], "CreatedDate", "003"
     elif scope is Scope.OPPORTUNITIES:
@@ -161,13 +175,29 @@ def scope_query(scope: Scope, filters: BackfillFilters, mapping: Mapping) -> str
         where.append(
             f"{date_field} <= {filters.until.isoformat() if date_only else _soql_date(filters.until, True)}"
         )
-    ids = filters.salesforce_ids(prefix)
-    if ids:
-        where.append("Id IN (" + ", ".join(f"'{i}'" for i in ids) + ")")
-    elif filters.ids:
-        where.append("Id = null")  # ids were named, none of this object: no record of it is in the run
+    if filters.ids:
+        # The named records, and those of the named accounts (an account's contacts, its deals).
+        named = [
+            f"{field} IN ({', '.join(repr(i) for i in ids)})"
+            for field, ids in (
+                ("Id", filters.salesforce_ids(prefix)),
+                ("AccountId", filters.salesforce_ids("001")),
+            )
+            if ids
+        ]
+        # Ids were named, none of this object or an account: no record of it is in the run.
+        where.append(f"({' OR '.join(named)})" if named else "Id = null")
     soql = f"SELECT {', '.join(dict.fromkeys(fields))} FROM {SOBJECTS[scope]}"
     return soql + (f" WHERE {' AND '.join(where)}" if where else "")
+
+
+def account_in_scope(account: AccountRecord, filters: BackfillFilters, mapping: Mapping) -> bool:
+    """Whether the filters admit this account (created in the dates, of the subsidiary, among the ids)."""
+    if filters.ids and account.id not in filters.salesforce_ids("001"):
+        return False
+    if (filters.since or filters.until) and not filters.admits_date(account.created):
+        return False
+    return filters.subsidiary is None or _subsidiary_of(mapping, account.currency) == filters.subsidiary
 
 
 def _date(value: Any) -> dt.date | None:
@@ -185,7 +215,8 @@ def _subsidiary_of(mapping: Mapping, currency: str | None) -> str | None:
 
 
 def _problem(row: BackfillRow, error: str) -> str:
-    return f"{row.scope} {row.key} ({row.name!r}): {error}"
+    """A failure for the workflow's state and web UI: ids only (names stay in q2c's store and the report)."""
+    return f"{row.scope} {row.key}: {error}"
 
 
 def _usage(client: SalesforceClient) -> ApiUsage:
@@ -235,6 +266,7 @@ class NetSuiteBackfillActivities:
                     website=row.get("url"),
                     external_id=str(external) if external else None,
                     cross_id=str(cross) if cross else None,
+                    field_link=str(row[SF_ACCOUNT_FIELD]) if row.get(SF_ACCOUNT_FIELD) else None,
                     subsidiary=str(row.get("subsidiary") or "") or None,
                     created=created,
                     in_scope=in_scope,
@@ -344,30 +376,34 @@ class NetSuiteBackfillActivities:
         rows = await asyncio.to_thread(
             self._rows.step_rows, request.run_id, request.scope, request.step, request.first, request.last
         )
-        start = activity.info().heartbeat_details[0] if activity.info().heartbeat_details else 0
         out = BatchWritten()
         subsidiaries: dict[str, str | None] = {}
-        for row in rows:
-            seq = row.seq_netsuite if request.step == "netsuite" else row.seq_netsuite_after
-            if seq is None or seq <= start:
-                continue
+        step = STEP_NUMBER[request.step]
+        for row in rows:  # only rows not done with this step: a retried batch goes on where it stopped
             try:
                 result = await self._write(request, row, subsidiaries)
             except ApiError as exc:
-                if exc.retryable:
+                if exc.retryable or exc.kind is ErrorKind.AUTH:
+                    # Not this record's fault (an outage, expired credentials): the batch fails, and
+                    # once retries are spent the run waits in needs_attention until resumed.
                     with api_errors():
                         raise
                 result = {"key": row.key, "status": RowStatus.FAILED.value, "error": str(exc)}
             except MappingValueError as exc:
                 result = {"key": row.key, "status": RowStatus.FAILED.value, "error": str(exc)}
+            reads = result.pop("read", False)
+            if result.get("status") != RowStatus.FAILED.value:
+                result["step_done"] = step
             await asyncio.to_thread(self._rows.record_results, request.run_id, request.scope, [result])
             if result.get("status") == RowStatus.FAILED.value:
                 out.failed += 1
                 if len(out.problems) < PROBLEMS_KEPT:
                     out.problems.append(_problem(row, str(result["error"])))
+            elif reads:
+                out.read += 1
             else:
                 out.written += 1
-            progress(seq)
+            progress(row.key)
         return out
 
     async def _write(
@@ -416,25 +452,28 @@ class NetSuiteBackfillActivities:
                 "key": row.key,
                 "status": done,
                 "body": json.dumps({**body, "invoice": invoice.model_dump(mode="json")}),
+                "read": True,
             }
         if action is Action.UPSERT_CONTACT:
             account_id = str(body.get("account_id") or "")
             link = await asyncio.to_thread(self._store.find_link, LinkKind.ACCOUNT, salesforce_id=account_id)
-            if link is None:
+            # Else the customer the account itself names (linked on the records before q2c went live).
+            customer_id = link.netsuite_id if link else body.get("customer_id")
+            if customer_id is None:
                 return {
                     "key": row.key,
                     "status": RowStatus.FAILED.value,
                     "error": f"its account {account_id} is not linked to a NetSuite customer",
                 }
-            if link.netsuite_id not in subsidiaries:
-                customer = await self._client.get("customer", link.netsuite_id)
-                subsidiaries[link.netsuite_id] = (customer.get("subsidiary") or {}).get("id")
+            if customer_id not in subsidiaries:
+                customer = await self._client.get("customer", customer_id)
+                subsidiaries[customer_id] = (customer.get("subsidiary") or {}).get("id")
             contact = ContactState(id=row.key, account_id=account_id, values=body.get("values") or {})
             ns_body = contact_body(
                 request.mapping.contact.fields,
                 contact,
-                customer_id=link.netsuite_id,
-                subsidiary_id=subsidiaries[link.netsuite_id],
+                customer_id=customer_id,
+                subsidiary_id=subsidiaries[customer_id],
             )
             contact_id = await self._client.upsert("contact", row.key, ns_body)
             await asyncio.to_thread(self._store.link, LinkKind.CONTACT, row.key, contact_id)
@@ -464,12 +503,9 @@ class SalesforceBackfillActivities:
         if request.fresh:
             await asyncio.to_thread(self._rows.begin_run, request.run_id, request.request.model_dump_json())
         with api_errors():
-            limits = await asyncio.to_thread(
-                self._client.restful, "read of limits", "limits", method="GET", json=None
-            )
-        daily = limits[0] if limits and isinstance(limits[0], dict) else {}
+            limits = await asyncio.to_thread(self._client.call, "read of limits", lambda sf: sf.limits())
         usage = _usage(self._client)
-        api = daily.get("DailyApiRequests") if isinstance(daily, dict) else None
+        api = limits.get("DailyApiRequests") if isinstance(limits, dict) else None
         if isinstance(api, dict) and api.get("Max"):
             usage = ApiUsage(used=int(api["Max"]) - int(api.get("Remaining", 0)), max=int(api["Max"]))
         return usage
@@ -489,7 +525,7 @@ class SalesforceBackfillActivities:
                 if info.get("state") == "JobComplete":
                     break
                 await asyncio.sleep(delay)
-                delay = min(request.poll_seconds, delay * 2)
+                delay = min(request.poll_seconds * 4, delay * 2)
         return QueryOpened(
             job_id=job_id, total=int(info.get("numberRecordsProcessed") or 0), api=_usage(self._client)
         )
@@ -535,14 +571,14 @@ class SalesforceBackfillActivities:
                 name=str(r.get("Name") or ""),
                 website=r.get("Website"),
                 cross_id=r.get(ACCOUNT_LINK_FIELD),
+                field_link=r.get(ACCOUNT_LINK_FIELD),
                 currency=r.get("CurrencyIsoCode"),
                 created=_date(r.get("CreatedDate")),
                 values={rule.salesforce: r.get(rule.salesforce) for rule in rules},
             )
             for r in rows
         ]
-        if filters.subsidiary is not None:
-            accounts = [a for a in accounts if _subsidiary_of(mapping, a.currency) == filters.subsidiary]
+        # A link only q2c's store knows finds the candidate; the records' own fields say what to write.
         stored = self._store_links([a.id for a in accounts])
         accounts = [
             a if a.cross_id or a.id not in stored else a.model_copy(update={"cross_id": stored[a.id]})
@@ -578,13 +614,19 @@ class SalesforceBackfillActivities:
             except MappingValueError as exc:
                 body = str(exc)
             decision = account_decision(
-                account, result, create_customers=request.request.create_customers, new_customer=body
+                account,
+                result,
+                create_customers=request.request.create_customers,
+                new_customer=body,
+                customer_links={cid: found[cid].field_link for cid in ids},
             )
             if decision.action is Action.LINK and decision.netsuite_id in found:
                 decision.body = {"external_id_free": found[decision.netsuite_id].external_id is None}
-            decisions.append(decision)
             if decision.action is Action.PARK:
                 candidate_ids[account.id] = [m.candidate.id for m in result.matches]
+            if not account_in_scope(account, filters, mapping):
+                decision = out_of_scope(decision)
+            decisions.append(decision)
         return decisions, candidate_ids
 
     def _store_links(self, account_ids: list[str]) -> dict[str, str]:
@@ -626,14 +668,18 @@ class SalesforceBackfillActivities:
                 Action.ALREADY_LINKED,
                 Action.CREATE_CUSTOMER,
             )
-            if account_id in linked or will_link:
+            if account_id in linked or will_link or r.get(f"Account.{ACCOUNT_LINK_FIELD}"):
                 values = {rule.salesforce: r.get(rule.salesforce) for rule in rules}
                 decisions.append(
                     base.model_copy(
                         update={
                             "action": Action.UPSERT_CONTACT,
                             "needs_netsuite": True,
-                            "body": {"account_id": account_id, "values": values},
+                            "body": {
+                                "account_id": account_id,
+                                "values": values,
+                                "customer_id": r.get(f"Account.{ACCOUNT_LINK_FIELD}"),
+                            },
                             "match_key": f"account {account_id}",
                         }
                     )
@@ -728,8 +774,24 @@ class SalesforceBackfillActivities:
     @activity.defn(name="backfill_number_steps")
     @heartbeating
     async def number_steps(self, request: NumberSteps) -> StepCounts:
+        """Number the scope's rows per write step; a real run also records in q2c's store the pairs the
+        records already link. What was planned comes back from the store (whatever retries happened)."""
         steps = await asyncio.to_thread(self._rows.number_steps, request.run_id, request.scope)
-        return StepCounts(steps=steps)
+        if not request.dry_run and request.scope is Scope.ACCOUNTS:
+            await asyncio.to_thread(self._rows.link_already_linked, request.run_id, self._store)
+        counts = await asyncio.to_thread(self._rows.counts, request.run_id)
+        planned = {
+            action: sum(by_status.values())
+            for action, by_status in counts.get(request.scope.value, {}).items()
+        }
+        creates = planned.get(Action.CREATE_ACCOUNT.value, 0)
+        return StepCounts(
+            steps=steps,
+            planned=planned,
+            salesforce_upserts=creates if request.scope is Scope.ACCOUNTS else steps.get("salesforce", 0),
+            salesforce_updates=steps.get("salesforce", 0) - creates if request.scope is Scope.ACCOUNTS else 0,
+            orders=planned.get(Action.START_ORDER.value, 0),
+        )
 
     @activity.defn(name="backfill_write_salesforce")
     @heartbeating
@@ -745,6 +807,9 @@ class SalesforceBackfillActivities:
             results = await asyncio.to_thread(self._write_invoices, request, rows)
         else:
             results = await asyncio.to_thread(self._write_accounts, request, rows)
+        for result in results:
+            if result.get("status") != RowStatus.FAILED.value:
+                result["step_done"] = STEP_NUMBER["salesforce"]
         await asyncio.to_thread(self._rows.record_results, request.run_id, request.scope, results)
         out = BatchWritten(api=_usage(self._client))
         by_key = {r.key: r for r in rows}
@@ -824,7 +889,7 @@ class SalesforceBackfillActivities:
         return [
             {"key": o.key, "status": RowStatus.FAILED.value, "error": o.error}
             if o.error
-            else {"key": o.key, "status": RowStatus.DONE.value, "salesforce_id": None}
+            else {"key": o.key, "status": RowStatus.DONE.value}
             for o in outcomes
         ]
 

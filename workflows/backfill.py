@@ -13,17 +13,24 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.backfill import NetSuiteBackfillActivities, SalesforceBackfillActivities
     from activities.mapping import MappingActivities
-    from q2c.domain.backfill import ApiBudget, Scope, eta_seconds, salesforce_write_calls
+    from q2c.domain.backfill import (
+        ORDER_SALESFORCE_CALLS,
+        ApiBudget,
+        Scope,
+        eta_seconds,
+        salesforce_write_calls,
+    )
     from q2c.domain.mapping import Mapping
     from q2c.domain.messages import LoadMapping
     from q2c.domain.messages.backfill import (
+        BackfillOptions,
         BackfillRequest,
         BackfillStage,
         BackfillStatus,
@@ -39,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         PlanCustomers,
         PlanPage,
         SetBudget,
+        StepCounts,
         WriteBatch,
     )
     from q2c.domain.messages.catalog import CatalogStatus, CatalogSyncInput, SyncOptions
@@ -97,7 +105,11 @@ class Backfill:
             run_id=run_id, dry_run=request_.dry_run, scopes=request_.scopes
         )
         self._operator_pause = self._s.paused and self._s.stage == BackfillStage.PAUSED
+        self._attention: str | None = (
+            self._s.pause_reason if self._s.stage == BackfillStage.NEEDS_ATTENTION else None
+        )
         self._mapping: Mapping | None = None
+        self._cancelling = False
 
     # -- signals and query -------------------------------------------------------------------------
     @workflow.signal(name=names.PAUSE_SIGNAL)
@@ -108,6 +120,7 @@ class Backfill:
     @workflow.signal(name=names.RESUME_SIGNAL)
     def resume(self) -> None:
         self._operator_pause = False
+        self._attention = None
         if self._s.stage != BackfillStage.OVER_BUDGET:
             self._s.paused, self._s.pause_reason = False, None
 
@@ -117,8 +130,7 @@ class Backfill:
 
     @workflow.query(name=names.STATUS_QUERY)
     def status(self) -> BackfillStatus:
-        self._s.elapsed_seconds = self._elapsed()
-        return self._s
+        return self._s.model_copy(update={"elapsed_seconds": self._elapsed()})
 
     # -- main --------------------------------------------------------------------------------------
     @workflow.run
@@ -130,23 +142,23 @@ class Backfill:
         request_ = self._request
         s = self._s
         call = self._held_calls
-        mapping = await call(MappingActivities.load_mapping, LoadMapping())
-        self._mapping = mapping
-        if request_.resume is None:
-            s.started_at = workflow.now().isoformat()
-            usage = await call(
-                SalesforceBackfillActivities.begin,
-                BeginRun(run_id=s.run_id, request=request_, fresh=True),
-                summary=f"Begin backfill {s.run_id}",
-            )
-            s.api = ApiBudget(
-                budget=request_.salesforce_api_budget,
-                reserve_percent=request_.api_reserve_percent,
-                used_at_start=usage.used,
-                daily_max=usage.max,
-            )
-            s.salesforce_org_used = usage.used
         try:
+            mapping = await call(MappingActivities.load_mapping, LoadMapping())
+            self._mapping = mapping
+            if request_.resume is None:
+                s.started_at = workflow.now().isoformat()
+                usage = await call(
+                    SalesforceBackfillActivities.begin,
+                    BeginRun(run_id=s.run_id, request=request_, fresh=True),
+                    summary=f"Begin backfill {s.run_id}",
+                )
+                s.api = ApiBudget(
+                    budget=request_.salesforce_api_budget,
+                    reserve_percent=request_.api_reserve_percent,
+                    used_at_start=usage.used,
+                    daily_max=usage.max,
+                )
+                s.salesforce_org_used = usage.used
             for scope in request_.scopes:
                 if scope in s.scopes_done:
                     continue
@@ -161,7 +173,12 @@ class Backfill:
                 s.scopes_done.append(scope)
                 s.phase = None
             return await self._finish(BackfillStage.DONE)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ActivityError, ChildWorkflowError) as exc:
+            # Cancelled (Temporal's cancel, q2c backfill-cancel): wherever it was, the batches in flight
+            # have finished (``_write_step``) and the report says what was done and what was not.
+            if not isinstance(exc, asyncio.CancelledError) and not is_cancelled_exception(exc):
+                raise
+            self._cancelling = True
             s.cancelled = True
             return await self._finish(BackfillStage.CANCELLED)
 
@@ -308,15 +325,13 @@ class Backfill:
             phase.step = "number"
         if phase.step == "number":
             numbered = await call(
-                SalesforceBackfillActivities.number_steps, NumberSteps(run_id=s.run_id, scope=scope)
+                SalesforceBackfillActivities.number_steps,
+                NumberSteps(run_id=s.run_id, scope=scope, dry_run=s.dry_run),
+                summary=f"Number the {scope.value} rows to write",
             )
-            s.salesforce_projected += salesforce_write_calls(
-                numbered.steps.get("salesforce", 0)
-                if scope is not Scope.OPPORTUNITIES
-                else 0,  # orders: no call
-                batch=options.salesforce_batch,
-                threshold=options.bulk_threshold,
-            )
+            counts.planned = dict(numbered.planned)  # the store's own count, whatever retries did
+            phase.projected = projected_calls(numbered, options)
+            s.salesforce_projected += phase.projected
             counts.to_write = sum(numbered.steps.values()) if not s.dry_run else 0
             phase.totals = dict(numbered.steps)
             _next_step(phase, "done" if s.dry_run else "netsuite")
@@ -339,6 +354,9 @@ class Backfill:
                 options.salesforce_batch,
                 1,
             )
+            # What the writes were projected to take is spent now (the org's usage counts it).
+            s.salesforce_projected -= phase.projected
+            phase.projected = 0
             _next_step(phase, "netsuite_after")
         if phase.step == "netsuite_after":
             await self._write_step(
@@ -362,8 +380,6 @@ class Backfill:
         s, phase = self._s, self._s.phase
         assert phase is not None and self._mapping is not None
         self._set_stage(BackfillStage.WRITING)
-        counts = s.scope_counts(scope)
-        call = self._calls()
         pending: dict[asyncio.Task[BatchWritten], WriteBatch] = {}
         while phase.next_batch <= phase.step_total or pending:
             room = not self._hold_needed() and not self._continue_due()
@@ -381,39 +397,49 @@ class Backfill:
                 )
                 phase.next_batch = batch.last + 1
                 task = asyncio.ensure_future(
-                    call(activity, batch, summary=f"{step} rows {batch.first}-{batch.last} of {scope.value}")
+                    self._held_calls(
+                        activity, batch, summary=f"{step} rows {batch.first}-{batch.last} of {scope.value}"
+                    )
                 )
                 pending[task] = batch
             if not pending:
                 await self._hold()
                 await self._checkpoint()
                 continue
-            done, _ = await workflow.wait(list(pending), return_when=asyncio.FIRST_COMPLETED)
+            try:
+                done, _ = await workflow.wait(list(pending), return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                # Cancelled: the batches in flight finish (their rows are written or not, never half),
+                # then the run reports. Their activities are not cancelled: they run to their end; a
+                # batch parked in needs_attention gives up.
+                self._cancelling = True
+                await workflow.wait(list(pending))
+                for task, batch in pending.items():
+                    self._count_batch(scope, step, batch, task)
+                raise
             for task in done:
-                batch = pending.pop(task)
-                rows = batch.last - batch.first + 1
-                try:
-                    result = task.result()
-                except ActivityError as failure:
-                    cause = failure.cause or failure
-                    self._problem(
-                        f"{scope.value} {step} rows {batch.first}-{batch.last}: not written: {cause}"
-                    )
-                    counts.failed += rows
-                    counts.done_writing += rows
-                    continue
-                counts.written += result.written
-                counts.failed += result.failed
-                counts.done_writing += rows
-                if step == "salesforce":
-                    s.salesforce_writes += result.written
-                else:
-                    s.netsuite_writes += result.written
-                self._note_api(result.api.used)
-                for problem in result.problems:
-                    self._problem(problem)
-                s.batches_this_run += 1
+                self._count_batch(scope, step, pending.pop(task), task)
             self._details()
+
+    def _count_batch(
+        self, scope: Scope, step: str, batch: WriteBatch, task: asyncio.Task[BatchWritten]
+    ) -> None:
+        s = self._s
+        counts = s.scope_counts(scope)
+        if task.cancelled() or task.exception() is not None:
+            return  # given up on cancel: its rows stay as they are in the report (planned, or done)
+        result = task.result()  # a failed batch parked the run and was tried again (``_held_calls``)
+        counts.written += result.written
+        counts.failed += result.failed
+        counts.done_writing += batch.last - batch.first + 1
+        if step == "salesforce":
+            s.salesforce_writes += result.written
+        else:
+            s.netsuite_writes += result.written
+        self._note_api(result.api.used)
+        for problem in result.problems:
+            self._problem(problem)
+        s.batches_this_run += 1
 
     # -- the catalog: issue 8's sync, in full, as a child ---------------------------------------------
     async def _catalog(self) -> None:
@@ -433,6 +459,8 @@ class Backfill:
                 static_summary=f"Full catalog sync for backfill {s.run_id}",
             )
         except ChildWorkflowError as failure:
+            if is_cancelled_exception(failure):
+                raise
             self._problem(f"catalog: the full catalog sync failed: {failure.cause or failure}")
             s.catalog = {"failed": str(failure.cause or failure)}
             return
@@ -447,22 +475,26 @@ class Backfill:
 
     # -- pacing ---------------------------------------------------------------------------------------
     def _hold_needed(self) -> bool:
-        return self._operator_pause or self._s.stage == BackfillStage.OVER_BUDGET
+        if self._cancelling:
+            return False
+        return (
+            self._operator_pause or self._attention is not None or self._s.stage == BackfillStage.OVER_BUDGET
+        )
 
     async def _hold(self) -> None:
         """Wait here while paused (by an operator, or over budget)."""
         if not self._hold_needed():
             return
         before = self._s.stage
-        if self._operator_pause:
+        if self._attention is not None:
+            self._s.paused, self._s.pause_reason = True, self._attention
+            self._set_stage(BackfillStage.NEEDS_ATTENTION)
+        elif self._operator_pause:
             self._set_stage(BackfillStage.PAUSED)
         await workflow.wait_condition(lambda: not self._hold_needed())
         self._s.paused, self._s.pause_reason = False, None
-        self._set_stage(
-            before
-            if before not in (BackfillStage.PAUSED, BackfillStage.OVER_BUDGET)
-            else BackfillStage.WRITING
-        )
+        held = (BackfillStage.PAUSED, BackfillStage.OVER_BUDGET, BackfillStage.NEEDS_ATTENTION)
+        self._set_stage(before if before not in held else BackfillStage.WRITING)
 
     async def _budget_check(self) -> None:
         """Refuse to write past the Salesforce API budget: wait in ``over_budget`` until it is raised."""
@@ -498,9 +530,22 @@ class Backfill:
 
     # -- helpers --------------------------------------------------------------------------------------
     async def _held_calls(self, activity: Callable[[Any, A], Awaitable[R]], arg: A, **kwargs: Any) -> R:
-        """An activity call that waits first while the run is paused: paused, nothing new is scheduled."""
-        await self._hold()
-        return await self._calls()(activity, arg, **kwargs)
+        """An activity call that waits first while the run is paused (paused, nothing new is scheduled)
+        and, when it fails for good (an outage past its retries, expired credentials), parks the run in
+        ``needs_attention`` with the error and tries the same call again once resumed: a run never
+        starts over for one failure, and no page or batch is skipped."""
+        while True:
+            await self._hold()
+            if self._cancelling:
+                raise asyncio.CancelledError()
+            try:
+                return await self._calls()(activity, arg, **kwargs)
+            except ActivityError as failure:
+                if is_cancelled_exception(failure) or self._cancelling:
+                    raise
+                reason = f"{kwargs.get('summary') or 'a step'} failed: {failure.cause or failure}"
+                self._problem(reason)
+                self._attention = reason + " — fix it, then resume (q2c backfill-resume)"
 
     def _calls(self) -> ActivityCalls:
         """Every backfill activity heartbeats (``activities.backfill.heartbeating``): a lost worker is
@@ -571,6 +616,19 @@ class Backfill:
         lines.append(f"- Salesforce API calls used {used}, projected for the writes {s.salesforce_projected}")
         lines += [f"- problem: {p}" for p in s.problems[:10]]
         workflow.set_current_details("\n".join(lines))
+
+
+def projected_calls(numbered: StepCounts, options: BackfillOptions) -> int:
+    """Salesforce calls a scope's writes take: its updates and its upserts (each batch's two writes are
+    checked against the Bulk API threshold apart), and the order workflows it starts."""
+    total = numbered.salesforce_updates + numbered.salesforce_upserts
+    calls = ORDER_SALESFORCE_CALLS * numbered.orders
+    for part in (numbered.salesforce_updates, numbered.salesforce_upserts):
+        if part:
+            # Batches mix both: each batch holds its share of each.
+            share = max(1, round(options.salesforce_batch * part / total))
+            calls += salesforce_write_calls(part, batch=share, threshold=options.bulk_threshold)
+    return calls
 
 
 def _add(into: dict[str, int], more: dict[str, int]) -> None:

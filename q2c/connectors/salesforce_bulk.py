@@ -66,11 +66,14 @@ class SalesforceBulk:
         try:
             return self._client.call(operation, fn)
         except SalesforceOperationError as exc:
+            # simple-salesforce's own job errors: a job Salesforce failed or aborted (a bad column, a
+            # refused upload) fails for good; one that only outlasted its wait may be tried again.
+            timeout = "timeout" in str(exc).lower()
             raise ApiError(
                 system=SYSTEM,
                 operation=operation,
-                kind=ErrorKind.RETRYABLE,
-                code="BULK_JOB_FAILED",
+                kind=ErrorKind.RETRYABLE if timeout else ErrorKind.PERMANENT,
+                code="BULK_JOB_TIMEOUT" if timeout else "BULK_JOB_FAILED",
                 detail=str(exc)[:500],
             ) from None
 

@@ -52,6 +52,9 @@ class Action(StrEnum):
     UPSERT_INVOICE = "upsert_invoice"
     PARK = "park"
     SKIP = "skip"
+    # An account the filters leave out: matched all the same (so no customer it matches gets a second
+    # account), never written; the reason says what it would be.
+    OUT_OF_SCOPE = "out_of_scope"
 
 
 # The actions that write; the others are reported only.
@@ -121,6 +124,7 @@ class IndexedCustomer(BaseModel):
     website: str | None = None
     external_id: str | None = None
     cross_id: str | None = None  # the Salesforce account it points at (custom field, externalId, store)
+    field_link: str | None = None  # the account id its own custentity_sf_account_id holds
     subsidiary: str | None = None
     created: dt.date | None = None
     in_scope: bool = True  # the filters admit it (it is indexed for matching either way)
@@ -149,7 +153,8 @@ class AccountRecord(BaseModel):
     id: str
     name: str
     website: str | None = None
-    cross_id: str | None = None  # NetSuite_Internal_ID__c
+    cross_id: str | None = None  # NetSuite_Internal_ID__c, else the customer q2c's store links it to
+    field_link: str | None = None  # what its own NetSuite_Internal_ID__c holds
     currency: str | None = None
     created: dt.date | None = None
     values: dict[str, Any] = Field(default_factory=dict)  # its mapped fields
@@ -188,17 +193,21 @@ def account_decision(
     *,
     create_customers: bool,
     new_customer: dict[str, Any] | str | None,
+    customer_links: dict[str, str | None] | None = None,
 ) -> Decision:
     """What to do with one account, given how it matched the customer index. ``new_customer`` is the body
-    a created customer would get, or the reason it cannot be made (a currency with no subsidiary)."""
+    a created customer would get, or the reason it cannot be made (a currency with no subsidiary).
+    ``customer_links`` (customer id -> the account id its own field holds) says which side still lacks
+    the other's id: a link known only to q2c's store is written on the records too."""
     base = Decision(
         scope=Scope.ACCOUNTS, key=account.id, action=Action.SKIP, salesforce_id=account.id, name=account.name
     )
     if result.kind in (MatchKind.LINKED, MatchKind.UNIQUE):
         match = result.matches[0]
         customer = match.candidate
-        account_points = account.cross_id == customer.id
-        customer_points = customer.cross_id == account.id
+        account_points = account.field_link == customer.id
+        links = customer_links if customer_links is not None else {customer.id: customer.cross_id}
+        customer_points = links.get(customer.id) == account.id
         update = {
             "netsuite_id": customer.id,
             "rule": match.rule.value,
@@ -237,6 +246,23 @@ def account_decision(
             "needs_netsuite": True,
             "needs_salesforce": True,
             "reason": "no NetSuite customer matches",
+        }
+    )
+
+
+def out_of_scope(decision: Decision) -> Decision:
+    """An account outside the filters: its match still counts (it claims its customer), nothing is written."""
+    kept = decision.netsuite_id if decision.action in (Action.LINK, Action.ALREADY_LINKED) else None
+    return decision.model_copy(
+        update={
+            "action": Action.OUT_OF_SCOPE,
+            "netsuite_id": kept,
+            "needs_netsuite": False,
+            "needs_salesforce": False,
+            "body": {},
+            "reason": f"outside this run's filters (would be: {decision.action.value}"
+            + (f", {decision.match_key}" if decision.match_key else "")
+            + ")",
         }
     )
 
@@ -287,10 +313,14 @@ def customer_decision(
 
 
 # --- cost and progress -----------------------------------------------------------------------------------
-# Calls one Bulk API 2.0 ingest job takes: create, upload, close, about two state polls, then the
-# successful and failed results.
-BULK_JOB_CALLS = 7
+# Calls one Bulk API 2.0 ingest job takes: create, upload, close, the successful and failed results, and
+# its state polls (simple-salesforce polls about every 2 s; Salesforce writes some thousands of records a
+# second): about one poll per 1,000 records, two at least.
+BULK_JOB_CALLS = 5
+BULK_POLL_RECORDS = 1000
 COLLECTION_SIZE = 200
+# Salesforce calls an order workflow makes (bench.orders measures 4.9 per new order).
+ORDER_SALESFORCE_CALLS = 5
 
 
 def salesforce_write_calls(records: int, *, batch: int, threshold: int) -> int:
@@ -299,7 +329,10 @@ def salesforce_write_calls(records: int, *, batch: int, threshold: int) -> int:
     calls = 0
     for start in range(0, records, batch):
         size = min(batch, records - start)
-        calls += BULK_JOB_CALLS if size >= threshold else math.ceil(size / COLLECTION_SIZE)
+        if size >= threshold:
+            calls += BULK_JOB_CALLS + max(2, math.ceil(size / BULK_POLL_RECORDS))
+        else:
+            calls += math.ceil(size / COLLECTION_SIZE)
     return calls
 
 

@@ -27,10 +27,11 @@ from q2c.domain.backfill import (
     Scope,
     claimed_twice,
 )
-from q2c.store.store import Store
+from q2c.store.store import LinkKind, Store
 
 _IN_CHUNK = 500
 STEPS = ("netsuite", "salesforce", "netsuite_after")  # the write steps of a real run, in order
+STEP_NUMBER = {step: number for number, step in enumerate(STEPS, start=1)}
 
 
 def _now() -> dt.datetime:
@@ -42,10 +43,12 @@ class BackfillCustomer(SQLModel, table=True):
     __table_args__ = (
         Index("ix_backfill_customer_name", "run_id", "name_key"),
         Index("ix_backfill_customer_cross", "run_id", "cross_id"),
+        Index("ix_backfill_customer_number", "run_id", "number"),
     )
 
     run_id: str = Field(primary_key=True)
     customer_id: str = Field(primary_key=True)
+    number: int = 0  # the internal id as a number: the keyset of the pass over unclaimed customers
     name_key: str
     cross_id: str | None = None
     in_scope: bool = True
@@ -100,6 +103,7 @@ class BackfillRow(SQLModel, table=True):
     seq_netsuite: int | None = None
     seq_salesforce: int | None = None
     seq_netsuite_after: int | None = None
+    step_done: int = 0  # the last write step this row finished (STEP_NUMBER): a retried batch skips it
     error: str | None = None
     updated_at: dt.datetime = Field(default_factory=_now)
 
@@ -256,8 +260,11 @@ class BackfillStore:
                     .where(
                         BackfillRow.run_id == run_id,
                         BackfillRow.scope == scope,
-                        col(BackfillRow.action).in_([Action.LINK.value, Action.ALREADY_LINKED.value]),
+                        col(BackfillRow.action).in_(
+                            [Action.LINK.value, Action.ALREADY_LINKED.value, Action.OUT_OF_SCOPE.value]
+                        ),
                         col(BackfillRow.netsuite_id).is_not(None),
+                        col(BackfillRow.key) != col(BackfillRow.netsuite_id),
                     )
                     .group_by(col(BackfillRow.netsuite_id))
                     .having(func.count() > 1)
@@ -270,8 +277,11 @@ class BackfillStore:
                         select(BackfillRow).where(
                             BackfillRow.run_id == run_id,
                             BackfillRow.scope == scope,
-                            BackfillRow.action == Action.LINK.value,
+                            col(BackfillRow.action).in_(
+                                [Action.LINK.value, Action.ALREADY_LINKED.value, Action.OUT_OF_SCOPE.value]
+                            ),
                             col(BackfillRow.netsuite_id).in_(chunk),
+                            col(BackfillRow.key) != col(BackfillRow.netsuite_id),
                         )
                     )
                 )
@@ -279,6 +289,8 @@ class BackfillStore:
                 for row in rows:
                     claimants.setdefault(row.netsuite_id or "", []).append(row.key)
                 for row in rows:
+                    if row.action != Action.LINK.value:
+                        continue  # already linked, or outside the filters: left as it is
                     others = [k for k in claimants[row.netsuite_id or ""] if k != row.key]
                     _fill(row, claimed_twice(_decision(row), others))
                     row.candidate_ids = json.dumps([row.netsuite_id])
@@ -318,19 +330,13 @@ class BackfillStore:
         with Session(self.engine) as session:
             query = (
                 select(BackfillCustomer)
-                .where(BackfillCustomer.run_id == run_id, func.length(BackfillCustomer.customer_id) >= 1)
-                .order_by(func.length(BackfillCustomer.customer_id), col(BackfillCustomer.customer_id))
-            )
-            if after:
-                query = query.where(
-                    (func.length(BackfillCustomer.customer_id) > len(after))
-                    | (
-                        (func.length(BackfillCustomer.customer_id) == len(after))
-                        & (col(BackfillCustomer.customer_id) > after)
-                    )
+                .where(
+                    BackfillCustomer.run_id == run_id, BackfillCustomer.number > (int(after) if after else 0)
                 )
-            rows = session.exec(query.limit(limit))
-            return [IndexedCustomer.model_validate_json(row.record) for row in rows]
+                .order_by(col(BackfillCustomer.number))
+                .limit(limit)
+            )
+            return [IndexedCustomer.model_validate_json(row.record) for row in session.exec(query)]
 
     def number_steps(self, run_id: str, scope: Scope, *, batch: int = 5000) -> dict[str, int]:
         """Give the rows of a scope that write their batch numbers per step (1, 2, ... in key order),
@@ -364,9 +370,35 @@ class BackfillStore:
                 last = rows[-1].key
                 session.commit()
 
+    def link_already_linked(self, run_id: str, store: Store, *, batch: int = 2000) -> int:
+        """Record in q2c's store every pair the records already link (a real run's first write)."""
+        linked = 0
+        last = ""
+        while True:
+            with Session(self.engine) as session:
+                query = (
+                    select(BackfillRow)
+                    .where(
+                        BackfillRow.run_id == run_id,
+                        BackfillRow.scope == Scope.ACCOUNTS.value,
+                        BackfillRow.action == Action.ALREADY_LINKED.value,
+                        col(BackfillRow.key) > last,
+                    )
+                    .order_by(col(BackfillRow.key))
+                    .limit(batch)
+                )
+                rows = list(session.exec(query))
+            if not rows:
+                return linked
+            store.link_many(LinkKind.ACCOUNT, [(str(r.salesforce_id), str(r.netsuite_id)) for r in rows])
+            linked += len(rows)
+            last = rows[-1].key
+
     def step_rows(self, run_id: str, scope: Scope, step: str, first: int, last: int) -> list[BackfillRow]:
-        """The rows numbered ``first``..``last`` in a step, not yet failed."""
+        """The rows numbered ``first``..``last`` in a step that still need it: not failed, not done with
+        this step yet (a retried batch skips what it finished), every earlier step of theirs done."""
         column = _step_column(step)
+        number = STEP_NUMBER[step]
         with Session(self.engine) as session:
             query = (
                 select(BackfillRow)
@@ -376,10 +408,12 @@ class BackfillStore:
                     column >= first,
                     column <= last,
                     BackfillRow.status != RowStatus.FAILED.value,
+                    BackfillRow.step_done < number,
                 )
                 .order_by(column)
             )
-            return list(session.exec(query))
+            rows = list(session.exec(query))
+        return [row for row in rows if row.step_done >= _previous_step(row, number)]
 
     def rows(self, run_id: str, scope: Scope, keys: list[str]) -> dict[str, BackfillRow]:
         found: dict[str, BackfillRow] = {}
@@ -515,6 +549,12 @@ def _steps(row: BackfillRow) -> tuple[bool, bool, bool]:
     if action is Action.UPSERT_INVOICE:
         return True, True, False  # the invoice read whole from NetSuite, then upserted in Salesforce
     return False, True, False  # START_ORDER, UPSERT_INVOICE: the q2c side (Salesforce, Temporal)
+
+
+def _previous_step(row: BackfillRow, number: int) -> int:
+    """The number of the last step this row needs before step ``number`` (0: none)."""
+    needed = [n for n, wanted in zip((1, 2, 3), _steps(row), strict=True) if wanted and n < number]
+    return max(needed, default=0)
 
 
 def _step_column(step: str) -> Any:

@@ -124,6 +124,28 @@ class Store:
                 return row
         raise RuntimeError(f"could not link {kind.value} {salesforce_id} -> {netsuite_id}")
 
+    def link_many(self, kind: LinkKind, pairs: list[tuple[str, str]]) -> None:
+        """``link`` for many pairs, in one transaction per call (a pair's existing link is updated)."""
+        with Session(self.engine) as session:
+            existing = {}
+            for start in range(0, len(pairs), _IN_CHUNK):
+                chunk = [sf for sf, _ in pairs[start : start + _IN_CHUNK]]
+                query = select(RecordLink).where(
+                    RecordLink.kind == kind.value, col(RecordLink.salesforce_id).in_(chunk)
+                )
+                existing.update({row.salesforce_id: row for row in session.exec(query)})
+            for salesforce_id, netsuite_id in pairs:
+                row = existing.get(salesforce_id)
+                if row is None:
+                    row = RecordLink(kind=kind.value, salesforce_id=salesforce_id, netsuite_id=netsuite_id)
+                    existing[salesforce_id] = row
+                elif row.netsuite_id == netsuite_id:
+                    continue
+                else:
+                    row.netsuite_id, row.updated_at = netsuite_id, _now()
+                session.add(row)
+            session.commit()
+
     def find_link(
         self, kind: LinkKind, *, salesforce_id: str | None = None, netsuite_id: str | None = None
     ) -> RecordLink | None:

@@ -25,7 +25,8 @@ from devtools.temporal_server import venv_binary
 from q2c.config import Settings
 from q2c.connectors.netsuite import NetSuiteClient
 from q2c.connectors.netsuite_billing import NetSuiteBilling
-from q2c.domain.backfill import OpportunityMode, Scope
+from q2c.connectors.salesforce_bulk import SalesforceBulk
+from q2c.domain.backfill import BackfillFilters, OpportunityMode, Scope
 from q2c.domain.messages.backfill import BackfillOptions, BackfillRequest, BackfillStage, BackfillStatus
 from q2c.store import BackfillStore, LinkKind, Store
 from q2c_sandbox.generate import generate, load
@@ -33,6 +34,7 @@ from q2c_sandbox.local import LocalSandboxes, local_sandboxes
 from temporal_client.backfill import cancel, pause, resume, set_budget, start_backfill
 from tests.conftest import q2c_test_settings, until
 from tests.replay.recording import record_history
+from worker import salesforce_client
 
 ACCOUNTS = 60
 REPO = Path(__file__).parents[2]
@@ -445,3 +447,119 @@ async def test_q2c_backfill_detaches_reattaches_and_reports_after_the_run_closed
     assert header.startswith("scope,key,action,status,salesforce_id,netsuite_id")
     code, out = await _q2c(settings, "backfill-report", "no-such-run")
     assert code == 2 and "No backfill run 'no-such-run'" in out
+
+
+async def test_filters_act_on_what_they_name_and_never_duplicate_what_they_leave_out(
+    client: Client,
+    backfill_sandboxes: LocalSandboxes,
+    seeded: dict[str, int],
+    netsuite: NetSuiteClient,
+    store: Store,
+) -> None:
+    sandboxes = backfill_sandboxes
+    dry = await _run(client, BackfillRequest(run_id="filters-dry", dry_run=True, options=_options()))
+    rows = {r["key"]: r for r in _report(dry)}
+    created = next(r for r in rows.values() if r["action"] == "create_customer")
+    linked = next(r for r in rows.values() if r["action"] == "link")
+    # A pair linked on both records before q2c went live (its store knows nothing of it).
+    await netsuite.patch(
+        "customer", linked["netsuite_id"], {"custentity_sf_account_id": linked["salesforce_id"]}
+    )
+    await netsuite.patch("customer", linked["netsuite_id"], {"externalId": linked["salesforce_id"]})
+    accounts_before = len(sandboxes.sf_admin.records("Account"))
+    customers_before = len(sandboxes.ns_admin.records("customer"))
+
+    named = [created["key"], linked["salesforce_id"], linked["netsuite_id"]]
+    real = await _run(
+        client,
+        BackfillRequest(
+            run_id="filters",
+            scopes=[Scope.ACCOUNTS, Scope.CONTACTS],
+            filters=BackfillFilters(ids=named),
+            options=_options(),
+        ),
+    )
+
+    assert real.stage == BackfillStage.DONE, real.problems
+    report = {(r["scope"], r["key"]): r for r in _report(real)}
+    assert report[("accounts", created["key"])]["action"] == "create_customer"
+    assert report[("accounts", created["key"])]["status"] == "done"
+    assert report[("accounts", linked["salesforce_id"])]["action"] == "already_linked"
+    others = [r for (scope, key), r in report.items() if scope == "accounts" and key not in named]
+    assert others and {r["action"] for r in others} == {"out_of_scope"}
+    # The named customer is its (named) account's: no second account, and nothing else was created.
+    assert ("accounts", linked["netsuite_id"]) not in report
+    assert len(sandboxes.sf_admin.records("Account")) == accounts_before
+    assert len(sandboxes.ns_admin.records("customer")) == customers_before + 1
+    # The pre-linked pair is now in q2c's store, and its account's contacts went to NetSuite under it.
+    link = store.find_link(LinkKind.ACCOUNT, salesforce_id=linked["salesforce_id"])
+    assert link is not None and link.netsuite_id == linked["netsuite_id"]
+    contacts = [
+        r
+        for (scope, _), r in report.items()
+        if scope == "contacts" and r["action"] == "upsert_contact" and r["status"] == "done"
+    ]
+    assert contacts
+    under = {str(c["company"]["id"]) for c in sandboxes.ns_admin.records("contact") if c.get("company")}
+    assert linked["netsuite_id"] in under
+
+
+async def test_a_batch_that_fails_for_good_parks_the_run_until_resumed_then_it_finishes(
+    client: Client, backfill_sandboxes: LocalSandboxes, seeded: dict[str, int]
+) -> None:
+    sandboxes = backfill_sandboxes
+    # NetSuite refuses every customer update for a while: more than a batch's retries.
+    sandboxes.ns_admin.put(
+        "/faults",
+        {"seed": 1, "rules": [{"kind": "unavailable", "method": "PATCH", "path": "record/v1/customer/"}]},
+    )
+    try:
+        handle = await start_backfill(client, BackfillRequest(run_id="outage", options=_options()))
+
+        async def parked() -> BackfillStatus | None:
+            status = await handle.query("status", result_type=BackfillStatus)
+            return status if status.stage == BackfillStage.NEEDS_ATTENTION else None
+
+        status = await until(parked, "the run parked in needs_attention")
+        assert status.pause_reason and "failed" in status.pause_reason and "resume" in status.pause_reason
+    finally:
+        sandboxes.ns_admin.delete("/faults")
+    await resume(client, "outage")
+    done = await handle.result()
+    assert done.stage == BackfillStage.DONE
+    writing = [r for r in _report(done) if r["action"] in ("link", "create_customer", "create_account")]
+    assert writing and {r["status"] for r in writing} == {"done"}  # nothing skipped, nothing failed
+
+
+async def test_salesforce_writes_report_each_record_through_collections_and_through_a_bulk_job(
+    settings: Settings, backfill_sandboxes: LocalSandboxes, seeded: dict[str, int]
+) -> None:
+    bulk = SalesforceBulk(salesforce_client(settings))
+    for threshold, tag in ((100, "collections"), (2, "bulk")):
+        records: list[dict[str, Any]] = [
+            {"NetSuite_Internal_ID__c": f"{tag}-1", "Name": f"Written by {tag} 1"},
+            {"NetSuite_Internal_ID__c": f"{tag}-2", "Name": None},  # Name is required: refused
+            {"NetSuite_Internal_ID__c": f"{tag}-3", "Name": f"Written by {tag} 3"},
+        ]
+        outcomes = await asyncio.to_thread(
+            bulk.write,
+            "Account",
+            "upsert",
+            records,
+            key_field="NetSuite_Internal_ID__c",
+            external_id_field="NetSuite_Internal_ID__c",
+            threshold=threshold,
+            poll_seconds=0.2,
+        )
+        assert [o.key for o in outcomes] == [f"{tag}-1", f"{tag}-2", f"{tag}-3"], tag
+        assert [o.error is None for o in outcomes] == [True, False, True], (tag, outcomes)
+        assert "REQUIRED_FIELD_MISSING" in str(outcomes[1].error), tag
+        assert all(o.created and o.record_id for o in (outcomes[0], outcomes[2])), tag
+    requests = sandboxes_requests(backfill_sandboxes)
+    assert any("jobs/ingest" in r for r in requests) and any(
+        "composite/sobjects/Account" in r for r in requests
+    )
+
+
+def sandboxes_requests(sandboxes: LocalSandboxes) -> list[str]:
+    return [r["path"] for r in sandboxes.sf_admin.requests(limit=50_000)["recent"]]

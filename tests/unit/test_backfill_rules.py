@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from activities.backfill import scope_query
+from activities.backfill import account_in_scope, scope_query
 from q2c.domain.backfill import (
     AccountRecord,
     Action,
@@ -24,6 +24,7 @@ from q2c.domain.backfill import (
     claimed_twice,
     customer_decision,
     eta_seconds,
+    out_of_scope,
     salesforce_write_calls,
 )
 from q2c.domain.mapping import load_mapping
@@ -52,9 +53,13 @@ def test_one_customer_by_domain_is_linked_naming_the_key_and_both_writes() -> No
 
 
 def test_a_pair_pointing_at_each_other_is_already_linked_and_a_half_link_is_completed() -> None:
-    linked = ACME.model_copy(update={"cross_id": "7"})
-    both = _decide(linked, [_customer("7", "Other name", cross_id=ACME.id)])
+    linked = ACME.model_copy(update={"cross_id": "7", "field_link": "7"})
+    both = _decide(linked, [_customer("7", "Other name", cross_id=ACME.id)], customer_links={"7": ACME.id})
     assert both.action is Action.ALREADY_LINKED
+    # A link only q2c's store knows: found by it, written on the records that lack it.
+    stored = ACME.model_copy(update={"cross_id": "7"})
+    repaired = _decide(stored, [_customer("7", "Other name", cross_id=ACME.id)], customer_links={"7": None})
+    assert repaired.action is Action.LINK and repaired.needs_salesforce and repaired.needs_netsuite
     half = _decide(linked, [_customer("7", "Other name")])
     assert half.action is Action.LINK and half.rule == "cross_id"
     assert half.needs_netsuite and not half.needs_salesforce
@@ -75,6 +80,18 @@ def test_no_match_creates_the_customer_unless_told_not_to_or_it_cannot_be_made()
     assert cannot.action is Action.PARK and "JPY" in (cannot.reason or "")
     dangling = _decide(ACME.model_copy(update={"cross_id": "404"}), [])
     assert dangling.action is Action.SKIP and "404" in (dangling.reason or "")
+
+
+def test_an_account_outside_the_filters_still_claims_its_customer_and_writes_nothing() -> None:
+    d = out_of_scope(_decide(ACME, [_customer("7", "ACME Incorporated", email="ap@mail.acme.com")]))
+    assert (
+        d.action is Action.OUT_OF_SCOPE
+        and d.netsuite_id == "7"
+        and not (d.needs_netsuite or d.needs_salesforce)
+    )
+    assert d.reason == "outside this run's filters (would be: link, same domain acme.com)"
+    created = out_of_scope(_decide(ACME, []))
+    assert created.netsuite_id is None and created.body == {}
 
 
 def test_a_customer_two_accounts_claim_parks_both() -> None:
@@ -125,8 +142,9 @@ def test_the_budget_refuses_past_the_run_budget_or_the_daily_reserve() -> None:
 
 def test_writes_cost_a_bulk_job_per_big_batch_and_collections_below() -> None:
     assert salesforce_write_calls(0, batch=10_000, threshold=2000) == 0
-    assert salesforce_write_calls(25_000, batch=10_000, threshold=2000) == 7 + 7 + 7
-    assert salesforce_write_calls(21_000, batch=10_000, threshold=2000) == 7 + 7 + 5  # 1,000 left: 5 x 200
+    # A job: create, upload, close, two result files, and a state poll per 1,000 records (2 at least).
+    assert salesforce_write_calls(25_000, batch=10_000, threshold=2000) == 15 + 15 + 10
+    assert salesforce_write_calls(21_000, batch=10_000, threshold=2000) == 15 + 15 + 5  # 1,000 left: 5 x 200
     assert eta_seconds(25, 100, 10.0) == 30.0 and eta_seconds(0, 100, 10.0) is None
 
 
@@ -136,12 +154,20 @@ def test_each_scope_reads_what_it_needs_within_the_filters() -> None:
     assert accounts.startswith(
         "SELECT Id, Name, Website, NetSuite_Internal_ID__c, CurrencyIsoCode, CreatedDate"
     )
-    assert accounts.endswith("FROM Account WHERE CreatedDate >= 2026-01-01T00:00:00Z")
+    # Every account, whatever the filters: one left out still claims the customer it matches.
+    assert accounts.endswith("FROM Account")
     assert "ORDER BY" not in accounts and "LIMIT" not in accounts  # Bulk API 2.0 query jobs page themselves
     deals = scope_query(
         Scope.OPPORTUNITIES, BackfillFilters(until=dt.date(2026, 6, 30), ids=["006000000000001AAA"]), mapping
     )
-    assert "WHERE IsWon = true AND CloseDate <= 2026-06-30 AND Id IN ('006000000000001AAA')" in deals
+    assert "WHERE IsWon = true AND CloseDate <= 2026-06-30 AND (Id IN ('006000000000001AAA'))" in deals
+    of_account = scope_query(Scope.CONTACTS, BackfillFilters(ids=["001000000000001AAA"]), mapping)
+    assert of_account.endswith("WHERE AccountId != null AND (AccountId IN ('001000000000001AAA'))")
+    acme = ACME.model_copy(update={"created": dt.date(2025, 5, 1), "currency": "GBP"})
+    assert not account_in_scope(acme, BackfillFilters(since=dt.date(2026, 1, 1)), mapping)
+    assert account_in_scope(acme, BackfillFilters(subsidiary="2"), mapping)  # GBP books in subsidiary 2
+    assert not account_in_scope(acme, BackfillFilters(subsidiary="1"), mapping)
+    assert not account_in_scope(acme, BackfillFilters(ids=["42"]), mapping)
     only_netsuite = scope_query(Scope.CONTACTS, BackfillFilters(ids=["42"]), mapping)
     assert only_netsuite.endswith("Id = null")  # NetSuite ids named: no Salesforce contact is in the run
 

@@ -81,6 +81,7 @@ class BackfillStage:
     WRITING = "writing"
     PAUSED = "paused"
     OVER_BUDGET = "over_budget"
+    NEEDS_ATTENTION = "needs_attention"  # a page or batch failed for good: waits for resume, then retries it
     REPORTING = "reporting"
     DONE = "done"
     CANCELLED = "cancelled"
@@ -97,6 +98,7 @@ class Phase(BaseModel):
     next_batch: int = 1  # the first row number not yet handed to a write batch
     step_total: int = 0  # rows of this step
     totals: dict[str, int] = Field(default_factory=dict)  # rows of each write step
+    projected: int = 0  # Salesforce calls this scope's writes were projected to take (until written)
 
 
 class ScopeCounts(BaseModel):
@@ -247,11 +249,16 @@ class CustomersPlanned(BaseModel):
 class NumberSteps(BaseModel):
     run_id: str
     scope: Scope
+    dry_run: bool = True  # a real run also records in q2c's store the pairs the records already link
 
 
 class StepCounts(BaseModel):
     parked_as_claimed_twice: int = 0
     steps: dict[str, int] = Field(default_factory=dict)  # step -> rows
+    planned: dict[str, int] = Field(default_factory=dict)  # action -> rows of the scope, from the store
+    salesforce_updates: int = 0  # of the Salesforce step: records updated (a link), upserted (created)
+    salesforce_upserts: int = 0
+    orders: int = 0
 
 
 class WriteBatch(BaseModel):
@@ -269,6 +276,7 @@ class WriteBatch(BaseModel):
 
 class BatchWritten(BaseModel):
     written: int = 0
+    read: int = 0  # rows whose step only reads (a customer copied to a new account, an invoice)
     failed: int = 0
     problems: list[str] = Field(default_factory=list)  # the first few, "key: error"
     api: ApiUsage = Field(default_factory=ApiUsage)
