@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import functools
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from pathlib import Path
@@ -214,6 +215,11 @@ def _subsidiary_of(mapping: Mapping, currency: str | None) -> str | None:
     return target.subsidiary if target else None
 
 
+def tally(decisions: list[Decision]) -> dict[str, int]:
+    """Rows per action."""
+    return dict(Counter(d.action.value for d in decisions))
+
+
 def _problem(row: BackfillRow, error: str) -> str:
     """A failure for the workflow's state and web UI: ids only (names stay in q2c's store and the report)."""
     return f"{row.scope} {row.key}: {error}"
@@ -335,9 +341,7 @@ class NetSuiteBackfillActivities:
                 )
             )
         await asyncio.to_thread(self._rows.save_decisions, request.run_id, decisions, {})
-        planned: dict[str, int] = {}
-        for d in decisions:
-            planned[d.action.value] = planned.get(d.action.value, 0) + 1
+        planned = tally(decisions)
         return CustomersPlanned(
             read=len(rows),
             planned=planned,
@@ -546,9 +550,7 @@ class SalesforceBackfillActivities:
         else:
             decisions, candidate_ids = self._plan_opportunities(request, page.rows), {}
         await asyncio.to_thread(self._rows.save_decisions, request.run_id, decisions, candidate_ids)
-        planned: dict[str, int] = {}
-        for d in decisions:
-            planned[d.action.value] = planned.get(d.action.value, 0) + 1
+        planned = tally(decisions)
         to_check = [
             d.key for d in decisions if request.scope is Scope.OPPORTUNITIES and d.netsuite_id is None
         ]
@@ -761,9 +763,7 @@ class SalesforceBackfillActivities:
             if c.id not in claimed
         ]
         await asyncio.to_thread(self._rows.save_decisions, request.run_id, decisions, {})
-        planned: dict[str, int] = {}
-        for d in decisions:
-            planned[d.action.value] = planned.get(d.action.value, 0) + 1
+        planned = tally(decisions)
         return CustomersPlanned(
             read=len(in_scope),
             planned=planned,

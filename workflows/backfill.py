@@ -209,22 +209,19 @@ class Backfill:
         call = self._held_calls
         if phase.step == "index":
             self._set_stage(BackfillStage.INDEXING)
-            while True:
-                await self._hold()
+
+            async def index(after: str) -> tuple[str, bool]:
                 page = await call(
                     NetSuiteBackfillActivities.index_customers,
-                    IndexCustomers(
-                        run_id=s.run_id, filters=request.filters, mapping=mapping, after=phase.after
-                    ),
-                    summary=f"Index NetSuite customers after id {phase.after or 0}",
+                    IndexCustomers(run_id=s.run_id, filters=request.filters, mapping=mapping, after=after),
+                    summary=f"Index NetSuite customers after id {after or 0}",
                 )
-                phase.after = page.last
                 if page.total is not None:
-                    s.scope_counts(scope).total = (counts.total or 0) + page.total
+                    counts.total = (counts.total or 0) + page.total
                 counts.read += page.read
-                if page.done:
-                    break
-                await self._checkpoint()
+                return page.last, page.done
+
+            await self._keyset(phase, index)
             phase.step, phase.after = "open", ""
         if phase.step == "open":
             self._set_stage(BackfillStage.PLANNING)
@@ -281,47 +278,31 @@ class Backfill:
                 counts.planned["link"] = counts.planned.get("link", 0) - resolved.parked_as_claimed_twice
                 counts.planned["park"] = counts.planned.get("park", 0) + resolved.parked_as_claimed_twice
             phase.step, phase.after = "plan_customers", ""
-        if phase.step == "plan_customers":
-            while True:
-                await self._hold()
-                customers = await call(
-                    SalesforceBackfillActivities.plan_customers,
-                    PlanCustomers(
-                        run_id=s.run_id,
-                        after=phase.after,
-                        limit=options.page_size,
-                        request=self._bare_request(),
-                        mapping=mapping,
-                    ),
-                    summary=f"Plan the customers no account claimed, after id {phase.after or 0}",
-                )
-                _add(counts.planned, customers.planned)
-                phase.after = customers.last
-                if customers.done:
-                    break
-                await self._checkpoint()
-            phase.step = "number"
-        if phase.step == "plan_invoices":
+        if phase.step in ("plan_customers", "plan_invoices"):
             self._set_stage(BackfillStage.PLANNING)
-            while True:
-                await self._hold()
-                invoices = await call(
-                    NetSuiteBackfillActivities.plan_invoices,
+            customers = phase.step == "plan_customers"
+
+            async def plan(after: str) -> tuple[str, bool]:
+                page = await call(
+                    SalesforceBackfillActivities.plan_customers
+                    if customers
+                    else NetSuiteBackfillActivities.plan_invoices,
                     PlanCustomers(
                         run_id=s.run_id,
-                        after=phase.after,
+                        after=after,
                         limit=options.page_size,
                         request=self._bare_request(),
                         mapping=mapping,
                     ),
-                    summary=f"Plan NetSuite invoices after id {phase.after or 0}",
+                    summary=f"Plan {'the customers no account claimed' if customers else 'NetSuite invoices'} "
+                    f"after id {after or 0}",
                 )
-                counts.read += invoices.read
-                _add(counts.planned, invoices.planned)
-                phase.after = invoices.last
-                if invoices.done:
-                    break
-                await self._checkpoint()
+                if not customers:
+                    counts.read += page.read  # customers were counted when indexed
+                _add(counts.planned, page.planned)
+                return page.last, page.done
+
+            await self._keyset(phase, plan)
             phase.step = "number"
         if phase.step == "number":
             numbered = await call(
@@ -367,6 +348,15 @@ class Backfill:
                 options.netsuite_slots,
             )
             _next_step(phase, "done")
+
+    async def _keyset(self, phase: Phase, page: Callable[[str], Awaitable[tuple[str, bool]]]) -> None:
+        """Read pages after ``phase.after`` until the last, the cursor kept in the phase (and so across a
+        continue-as-new)."""
+        while True:
+            phase.after, done = await page(phase.after)
+            if done:
+                return
+            await self._checkpoint()
 
     async def _write_step(
         self,

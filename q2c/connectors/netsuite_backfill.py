@@ -58,25 +58,23 @@ async def invoice_page(
 
 async def external_ids(client: NetSuiteClient, transaction_ids: list[str]) -> dict[str, str]:
     """Transaction id -> its externalId (a sales order q2c made carries its opportunity's id)."""
-    found: dict[str, str] = {}
-    wanted = sorted(set(transaction_ids), key=int)
-    for start in range(0, len(wanted), 500):
-        rows = await client.suiteql_rows(
-            f"SELECT id, externalid FROM transaction WHERE id IN ({', '.join(wanted[start : start + 500])})"
-        )
-        found.update({str(r["id"]): str(r["externalid"]) for r in rows if r.get("externalid")})
-    return found
+    return await _column_by_id(client, "transaction", "externalid", transaction_ids)
 
 
 async def account_ids_on_customers(client: NetSuiteClient, customer_ids: list[str]) -> dict[str, str]:
     """Customer id -> the Salesforce account id it carries (custentity_sf_account_id)."""
+    return await _column_by_id(client, "customer", SF_ACCOUNT_FIELD, customer_ids)
+
+
+async def _column_by_id(client: NetSuiteClient, table: str, column: str, ids: list[str]) -> dict[str, str]:
+    """id -> ``column`` of those of ``ids`` that have a value, 500 ids a query."""
     found: dict[str, str] = {}
-    wanted = sorted(set(customer_ids), key=int)
+    wanted = sorted(set(ids), key=int)
     for start in range(0, len(wanted), 500):
         rows = await client.suiteql_rows(
-            f"SELECT id, {SF_ACCOUNT_FIELD} FROM customer WHERE id IN ({', '.join(wanted[start : start + 500])})"
+            f"SELECT id, {column} FROM {table} WHERE id IN ({', '.join(wanted[start : start + 500])})"
         )
-        found.update({str(r["id"]): str(r[SF_ACCOUNT_FIELD]) for r in rows if r.get(SF_ACCOUNT_FIELD)})
+        found.update({str(r["id"]): str(r[column]) for r in rows if r.get(column)})
     return found
 
 

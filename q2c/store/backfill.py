@@ -20,6 +20,7 @@ from sqlalchemy import Index, delete, func, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from q2c.domain.backfill import (
+    WRITING,
     Action,
     Decision,
     IndexedCustomer,
@@ -525,14 +526,7 @@ def report_values(row: BackfillRow) -> dict[str, Any]:
     }
 
 
-_WRITES = (
-    Action.LINK,
-    Action.CREATE_CUSTOMER,
-    Action.CREATE_ACCOUNT,
-    Action.UPSERT_CONTACT,
-    Action.START_ORDER,
-    Action.UPSERT_INVOICE,
-)
+_WRITES = tuple(WRITING)
 
 
 def _steps(row: BackfillRow) -> tuple[bool, bool, bool]:

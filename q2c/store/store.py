@@ -163,28 +163,27 @@ class Store:
 
     def salesforce_ids(self, kind: LinkKind, netsuite_ids: Iterable[str]) -> dict[str, str]:
         """NetSuite id -> linked Salesforce id, for those of ``netsuite_ids`` that are linked."""
-        wanted = sorted(set(netsuite_ids))
-        found: dict[str, str] = {}
-        with Session(self.engine) as session:
-            for start in range(0, len(wanted), _IN_CHUNK):
-                query = select(RecordLink).where(
-                    RecordLink.kind == kind.value,
-                    col(RecordLink.netsuite_id).in_(wanted[start : start + _IN_CHUNK]),
-                )
-                found.update({row.netsuite_id: row.salesforce_id for row in session.exec(query)})
-        return found
+        return {
+            row.netsuite_id: row.salesforce_id for row in self._links_of(kind, "netsuite_id", netsuite_ids)
+        }
 
     def netsuite_ids(self, kind: LinkKind, salesforce_ids: Iterable[str]) -> dict[str, str]:
         """Salesforce id -> linked NetSuite id, for those of ``salesforce_ids`` that are linked."""
-        wanted = sorted(set(salesforce_ids))
-        found: dict[str, str] = {}
+        return {
+            row.salesforce_id: row.netsuite_id
+            for row in self._links_of(kind, "salesforce_id", salesforce_ids)
+        }
+
+    def _links_of(self, kind: LinkKind, side: str, ids: Iterable[str]) -> list[RecordLink]:
+        wanted = sorted(set(ids))
+        column = col(getattr(RecordLink, side))
+        found: list[RecordLink] = []
         with Session(self.engine) as session:
             for start in range(0, len(wanted), _IN_CHUNK):
                 query = select(RecordLink).where(
-                    RecordLink.kind == kind.value,
-                    col(RecordLink.salesforce_id).in_(wanted[start : start + _IN_CHUNK]),
+                    RecordLink.kind == kind.value, column.in_(wanted[start : start + _IN_CHUNK])
                 )
-                found.update({row.salesforce_id: row.netsuite_id for row in session.exec(query)})
+                found += session.exec(query)
         return found
 
     # -- pollers ---------------------------------------------------------------------------------
