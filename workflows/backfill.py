@@ -22,7 +22,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.mapping import MappingActivities
     from q2c.domain.backfill import (
         ORDER_SALESFORCE_CALLS,
+        WRITING,
         ApiBudget,
+        RowStatus,
         Scope,
         eta_seconds,
         salesforce_write_calls,
@@ -348,6 +350,17 @@ class Backfill:
                 options.netsuite_slots,
             )
             _next_step(phase, "done")
+        if not s.dry_run:
+            # What the rows say, not the sum of the batches' answers: a batch a crash cut short wrote
+            # rows whose attempt never reported them (its retry skipped them).
+            rows = await call(
+                SalesforceBackfillActivities.counts,
+                NumberSteps(run_id=s.run_id, scope=scope),
+                summary=f"Count what was written for {scope.value}",
+            )
+            by_action = rows.get(scope.value, {})
+            counts.written = sum(n.get(RowStatus.DONE.value, 0) for a, n in by_action.items() if a in WRITING)
+            counts.failed = sum(n.get(RowStatus.FAILED.value, 0) for n in by_action.values())
 
     async def _keyset(self, phase: Phase, page: Callable[[str], Awaitable[tuple[str, bool]]]) -> None:
         """Read pages after ``phase.after`` until the last, the cursor kept in the phase (and so across a

@@ -130,6 +130,8 @@ class BackfillStatus(BaseModel):
     api: ApiBudget = Field(default_factory=ApiBudget)
     salesforce_org_used: int | None = None  # the org's last reported usage (Sforce-Limit-Info)
     salesforce_projected: int = 0  # calls the writes still need (projection)
+    # Records the batches reported writing (a batch a crash cut short reports only what its retry wrote;
+    # the scopes' written / failed counts come from the rows themselves).
     netsuite_writes: int = 0
     salesforce_writes: int = 0
     runs: int = 1
