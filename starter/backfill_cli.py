@@ -10,6 +10,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -110,7 +111,11 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     from temporal_client.backfill import start_backfill
     from temporal_client.connect import connect_temporal
 
-    request = _request(args, settings)
+    try:
+        request = _request(args, settings)
+    except (ValidationError, ValueError) as exc:
+        console.print(f"[red]Backfill refused, nothing started: {exc}", highlight=False)
+        return 2
 
     async def run() -> int:
         client = await connect_temporal(settings)

@@ -447,6 +447,8 @@ async def test_q2c_backfill_detaches_reattaches_and_reports_after_the_run_closed
     assert header.startswith("scope,key,action,status,salesforce_id,netsuite_id")
     code, out = await _q2c(settings, "backfill-report", "no-such-run")
     assert code == 2 and "No backfill run 'no-such-run'" in out
+    code, out = await _q2c(settings, "backfill", "--dry-run", "--ids", "001-not-an-id")
+    assert code == 2 and "nothing started" in out and "'001-not-an-id' is neither a Salesforce id" in out, out
 
 
 async def test_filters_act_on_what_they_name_and_never_duplicate_what_they_leave_out(
