@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from q2c.config import Settings
-from q2c.domain.backfill import BackfillFilters, OpportunityMode, Scope
+from q2c.domain.backfill import BackfillFilters, OpportunityMode, Scope, eta_seconds
 from q2c.domain.messages.backfill import BackfillRequest, BackfillStage, BackfillStatus
 
 console = Console()
@@ -29,7 +29,12 @@ def describe_backfill(status: BackfillStatus) -> str:
         f"Backfill {status.run_id}{' (dry run: nothing written)' if status.dry_run else ''}: {status.stage}"
     )
     lines = [head + (f" — {status.pause_reason}" if status.pause_reason else "")]
-    lines.append(f"  progress {done}/{total}, {status.elapsed_seconds:.1f} s")
+    rate = done / status.elapsed_seconds if status.elapsed_seconds else 0.0
+    eta = eta_seconds(done, total, status.elapsed_seconds)
+    lines.append(
+        f"  progress {done}/{total}, {status.elapsed_seconds:.1f} s, {rate:.1f} records/s"
+        + (f", ETA {eta:.0f} s" if eta else "")
+    )
     for scope, counts in status.counts.items():
         planned = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(counts.planned.items()))
         lines.append(f"  {scope}: read {counts.read}" + (f" of {counts.total}" if counts.total else ""))

@@ -440,6 +440,7 @@ async def test_q2c_backfill_detaches_reattaches_and_reports_after_the_run_closed
     code, out = await _q2c(settings, "backfill-status", "cli-detached", "--watch")
     assert "Backfill cli-detached (dry run: nothing written): done" in out, out
     assert re.search(r"accounts: read \d+ of \d+", out) and "would do: create customer" in out, out
+    assert re.search(r"progress \d+/\d+, [\d.]+ s, [\d.]+ records/s", out), out
     report_dir = settings.data_dir / "elsewhere"
     code, out = await _q2c(settings, "backfill-report", "cli-detached", "--output", str(report_dir))
     assert code == 0 and "Report:" in out, out
