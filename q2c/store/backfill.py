@@ -192,7 +192,7 @@ class BackfillStore:
                     customer.cross_id,
                     customer.in_scope,
                 )
-                row.record = customer.model_dump_json()
+                row.record, row.number = customer.model_dump_json(), int(customer.id)
                 session.add(row)
                 for domain in customer.domains():
                     if session.get(BackfillDomain, (run_id, domain, customer.id)) is None:

@@ -122,6 +122,19 @@ async def test_a_dry_run_writes_nothing_and_reports_what_the_real_run_then_does(
     client: Client, backfill_sandboxes: LocalSandboxes, seeded: dict[str, int], store: Store
 ) -> None:
     sandboxes = backfill_sandboxes
+    # A customer only NetSuite has: the run gives it an account.
+    [alone] = sandboxes.ns_admin.load(
+        {
+            "customer": [
+                {
+                    "companyName": "Only In NetSuite Ltd",
+                    "email": "ap@only-netsuite.example",
+                    "subsidiary": {"id": "2"},
+                    "currency": {"id": "2"},
+                }
+            ]
+        }
+    )["customer"]
     before = _link_state(sandboxes)
     sandboxes.ns_admin.clear_requests()
     sandboxes.sf_admin.clear_requests()
@@ -135,6 +148,7 @@ async def test_a_dry_run_writes_nothing_and_reports_what_the_real_run_then_does(
     rows = _report(dry)
     by_action = Counter(r["action"] for r in rows)
     assert by_action["link"] > 0 and by_action["create_customer"] > 0 and by_action["park"] > 0
+    assert [r["key"] for r in rows if r["action"] == "create_account"] == [alone]
     assert {r["status"] for r in rows} == {"planned"}
     # Each link names its key; each parked record its candidates or why.
     assert all(r["rule"] and r["match_key"] for r in rows if r["action"] == "link")
@@ -161,6 +175,11 @@ async def test_a_dry_run_writes_nothing_and_reports_what_the_real_run_then_does(
         assert account_id and customer_id, row
         assert accounts[account_id] == customer_id and customers[customer_id] == account_id, row
         assert links[account_id] == customer_id
+    [created] = [
+        a for a in sandboxes.sf_admin.records("Account") if a.get("NetSuite_Internal_ID__c") == alone
+    ]
+    assert created["Name"] == "Only In NetSuite Ltd" and created["CurrencyIsoCode"] == "GBP"
+    assert customers[alone] == created["Id"] and links[created["Id"]] == alone
     # No duplicates on either side: one customer per account link, one account per customer.
     pointed = [c for c in accounts.values() if c]
     assert len(pointed) == len(set(pointed))

@@ -10,7 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from q2c.store import LinkKind, Store
+from q2c.domain.backfill import IndexedCustomer
+from q2c.store import BackfillStore, LinkKind, Store
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -52,3 +53,13 @@ def test_concurrent_links_of_the_same_pair_leave_one_row(store: Store) -> None:
 
     assert {row.id for row in rows} == {rows[0].id}
     assert len(store.links(LinkKind.ORDER)) == 1
+
+
+def test_the_backfill_index_pages_customers_by_their_numeric_id(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'q2c.db'}")
+    store.create_all()
+    rows = BackfillStore(store)
+    rows.index_customers("run", [IndexedCustomer(id=str(i), name=f"Customer {i}") for i in (2, 10, 1, 11)])
+    assert [c.id for c in rows.index_page("run", "", 3)] == ["1", "2", "10"]
+    assert [c.id for c in rows.index_page("run", "10", 3)] == ["11"]
+    assert rows.index_page("other run", "", 3) == []
