@@ -180,7 +180,9 @@ def generate(accounts: int, seed: int = 7) -> DataSet:
             None
             if rng.random() < 0.08
             else re.sub(r"[^a-z0-9]+", "", base.lower())
-            + (".com" if country == "US" else f".example.{country.lower()}")
+            # A registrable domain of its own per company ("acmelabs-example.de"): "acmelabs.example.de" would
+            # be a sub-domain of example.de, which every company of that country shares.
+            + (".com" if country == "US" else f"-example.{country.lower()}")
         )
         in_netsuite = rng.random() < 0.6 and currency in SUBSIDIARY_BY_CURRENCY
         company = Company(
