@@ -58,7 +58,15 @@ from q2c.domain.backfill import Scope
 from q2c.domain.mapping import DEFAULT_MAPPING_PATH
 from q2c.domain.messages.backfill import BackfillOptions, BackfillRequest, BackfillStatus
 from q2c_sandbox.admin_client import SandboxAdmin
-from q2c_sandbox.generate import CURRENCY_IDS, MARKET_WEIGHTS, MARKETS, STEMS, SUBSIDIARY_BY_CURRENCY, TRADES
+from q2c_sandbox.generate import (
+    CURRENCY_IDS,
+    MARKET_WEIGHTS,
+    MARKETS,
+    STEMS,
+    SUBSIDIARY_BY_CURRENCY,
+    TRADES,
+    name_variant,
+)
 from q2c_sandbox.local import local_sandboxes
 from q2c_sandbox.seed import CURRENCIES, SUBSIDIARIES
 from temporal_client.backfill import backfill_options, start_backfill
@@ -96,21 +104,6 @@ class DataSet:
     # customer row index -> account row index whose id it carries (custentity_sf_account_id, externalId)
     customer_points_at: dict[int, int]
     designed: Counter[str]  # what the mix should make the backfill decide (its own words)
-
-
-def _variant(rng: random.Random, base: str, suffix: str) -> str:
-    """The same company as someone else typed it (q2c_sandbox.generate's variants)."""
-    name = f"{base}{suffix}" if suffix.startswith(",") else f"{base} {suffix}"
-    roll = rng.random()
-    if roll < 0.2:
-        return name.upper().replace(",", "").replace(".", "")
-    if roll < 0.35:
-        return name.replace(",", "")
-    if roll < 0.45:
-        return f"{base.lower()} {suffix.strip(', ').lower()}"
-    if roll < 0.55:
-        return f"The {name}"
-    return name
 
 
 class _Companies:
@@ -176,9 +169,9 @@ def generate_data(n_accounts: int, n_customers: int, seed: int = 7) -> DataSet:
         c_index, a_index = len(customers), len(accounts)
         customer_id = str(FIRST_CUSTOMER_ID + c_index)
         has_domain = kind != "same name"
-        account_name = _variant(rng, base, rng.choice(suffixes))
+        account_name = name_variant(rng, base, rng.choice(suffixes))
         customer = _customer(
-            c_index, _variant(rng, base, rng.choice(suffixes)), currency, domain if has_domain else None
+            c_index, name_variant(rng, base, rng.choice(suffixes)), currency, domain if has_domain else None
         )
         account_points = kind in ("linked both ways", "linked in Salesforce only")
         accounts.append(
@@ -199,18 +192,18 @@ def generate_data(n_accounts: int, n_customers: int, seed: int = 7) -> DataSet:
         roll = rng.random()
         if roll < NETSUITE_DUPLICATES and room_c:
             customers.append(
-                _customer(len(customers), _variant(rng, base, rng.choice(suffixes)), currency, domain)
+                _customer(len(customers), name_variant(rng, base, rng.choice(suffixes)), currency, domain)
             )
             designed["duplicate customer (the account is ambiguous)"] += 1
         elif roll < NETSUITE_DUPLICATES + SALESFORCE_DUPLICATES and room_a:
-            accounts.append(_account(_variant(rng, base, rng.choice(suffixes)), currency, domain, None))
+            accounts.append(_account(name_variant(rng, base, rng.choice(suffixes)), currency, domain, None))
             designed["duplicate account (two accounts claim one customer)"] += 1
     while len(accounts) < n_accounts:
         base, currency, domain, suffixes = companies.new(booked_only=False)
         missing = rng.random() < MISSING_CUSTOMER
         accounts.append(
             _account(
-                _variant(rng, base, rng.choice(suffixes)),
+                name_variant(rng, base, rng.choice(suffixes)),
                 currency,
                 domain,
                 str(MISSING_CUSTOMER_IDS + len(accounts)) if missing else None,
@@ -225,7 +218,7 @@ def generate_data(n_accounts: int, n_customers: int, seed: int = 7) -> DataSet:
     while len(customers) < n_customers:
         base, currency, domain, suffixes = companies.new(booked_only=True)
         customers.append(
-            _customer(len(customers), _variant(rng, base, rng.choice(suffixes)), currency, domain)
+            _customer(len(customers), name_variant(rng, base, rng.choice(suffixes)), currency, domain)
         )
         designed["customer alone (an account to create)"] += 1
     return DataSet(accounts, customers, points_at, designed)

@@ -151,7 +151,7 @@ class DataSet:
     items: list[dict[str, Any]]
 
 
-def _variant(rng: random.Random, base: str, suffix: str) -> str:
+def name_variant(rng: random.Random, base: str, suffix: str) -> str:
     """The same company as someone else typed it: case, punctuation, suffix spelling."""
     name = f"{base}{suffix}" if suffix.startswith(",") else f"{base} {suffix}"
     roll = rng.random()
@@ -188,17 +188,17 @@ def generate(accounts: int, seed: int = 7) -> DataSet:
         company = Company(
             index=index,
             canonical=canonical,
-            salesforce_name=_variant(rng, base, rng.choice(suffixes)),
-            netsuite_name=_variant(rng, base, rng.choice(suffixes))[:83] if in_netsuite else None,
+            salesforce_name=name_variant(rng, base, rng.choice(suffixes)),
+            netsuite_name=name_variant(rng, base, rng.choice(suffixes))[:83] if in_netsuite else None,
             currency=currency,
             domain=domain,
             linked=in_netsuite and rng.random() < 0.3,
             credit_hold=in_netsuite and rng.random() < 0.05,
         )
         if rng.random() < 0.03:
-            company.duplicate_in_salesforce = _variant(rng, base, rng.choice(suffixes))
+            company.duplicate_in_salesforce = name_variant(rng, base, rng.choice(suffixes))
         if in_netsuite and rng.random() < 0.03:
-            company.duplicate_in_netsuite = _variant(rng, base, rng.choice(suffixes))[:83]
+            company.duplicate_in_netsuite = name_variant(rng, base, rng.choice(suffixes))[:83]
         for _ in range(rng.randint(1, 3)):
             first, last = rng.choice(FIRST), rng.choice(LAST)
             has_email = domain is not None and rng.random() > 0.15
