@@ -2,18 +2,22 @@
 currencies through three subsidiaries. Deterministic, so a second run finds exactly what the first left.
 
 NetSuite holds the catalog (items of four types, each priced per currency in a price matrix, one with a
-quantity break), two locations with stock, and the subsidiaries. Salesforce holds accounts, open deals and
+quantity break), two locations with stock, the subsidiaries, and consolidated exchange rates from each
+foreign currency to US dollars for the months around the sandbox clock's today (the only part that
+depends on the date the seed runs). Salesforce holds accounts, open deals and
 the products those deals were quoted from: keyed in by hand before q2c, linked to their NetSuite items,
 with standard price book entries per currency; the catalog sync brings in the rest of the catalog.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from q2c_sandbox.admin_client import SandboxAdmin
+from q2c_sandbox.netsuite.records import period_id
 
 CLOSE_DATE = "2026-11-20"
 
@@ -99,6 +103,13 @@ DEALS = [
 DEMO_DEALS = [name for name, *_ in DEALS[:6]]
 
 
+# Consolidated exchange rates: every month from RATE_MONTHS_BEFORE months before the sandbox clock's month
+# through RATE_MONTHS_AFTER months after it.
+RATE_MONTHS_BEFORE = 12
+RATE_MONTHS_AFTER = 2
+BASE_CURRENCY_ID = "1"
+
+
 @dataclass(frozen=True)
 class SeedResult:
     seeded: bool  # False when the data was already there
@@ -131,6 +142,46 @@ def price_matrix(code: str, usd: str) -> dict[str, Any]:
     return {"items": lines}
 
 
+def _drift(month_index: int) -> Decimal:
+    """A small deterministic month-to-month movement of a rate: -0.5% .. +0.5%."""
+    return Decimal((month_index * 7) % 11 - 5) / 1000
+
+
+def exchange_rates(today: dt.date) -> list[dict[str, Any]]:
+    """NetSuite consolidatedExchangeRate records: each non-base currency to US dollars for every posting
+    period (month) from RATE_MONTHS_BEFORE months before ``today``'s month through RATE_MONTHS_AFTER after
+    it (months the sandbox has no period for are left out). The average rate is the currency's
+    exchangeRate moved by ``_drift`` of the month, the current (period-end) rate by that of the next month,
+    and the historical rate is the exchangeRate itself."""
+    rates = []
+    this_month = today.year * 12 + today.month - 1
+    for index in range(this_month - RATE_MONTHS_BEFORE, this_month + RATE_MONTHS_AFTER + 1):
+        year, month = divmod(index, 12)
+        period = period_id(year, month=month + 1)
+        if period is None:
+            continue
+        for currency in CURRENCIES:
+            if currency["isBaseCurrency"]:
+                continue
+            base = Decimal(str(currency["exchangeRate"]))
+
+            def moved(by: Decimal, base: Decimal = base) -> float:
+                return float((base * (1 + by)).quantize(Decimal("0.000001")))
+
+            rates.append(
+                {
+                    "externalId": f"CER-{currency['symbol']}-USD-{year}-{month + 1:02d}",
+                    "postingPeriod": {"id": str(period)},
+                    "fromCurrency": {"id": currency["id"]},
+                    "toCurrency": {"id": BASE_CURRENCY_ID},
+                    "averageRate": moved(_drift(index)),
+                    "currentRate": moved(_drift(index + 1)),
+                    "historicalRate": float(base),
+                }
+            )
+    return rates
+
+
 def seed_demo(salesforce: SandboxAdmin, netsuite: SandboxAdmin) -> SeedResult:
     """Load the demo data into empty sandboxes; leave sandboxes that already hold it untouched."""
     if salesforce.stats()["counts"].get("Account", 0) > 0:
@@ -138,10 +189,12 @@ def seed_demo(salesforce: SandboxAdmin, netsuite: SandboxAdmin) -> SeedResult:
 
     catalog = [*ITEMS, *NEW_ITEMS]
     item_types = list(dict.fromkeys(kind for *_, kind in catalog))
+    today = dt.date.fromisoformat(netsuite.get("/clock")["today"])  # the sandbox clock's, not the host's
     ns_ids = netsuite.load(
         {
             "currency": CURRENCIES,
             "subsidiary": SUBSIDIARIES,
+            "consolidatedExchangeRate": exchange_rates(today),
             "location": [{"name": name, "subsidiary": {"id": sub}} for name, sub in LOCATIONS],
             **{
                 kind: [

@@ -13,7 +13,8 @@ Where the sandbox knowingly differs from a real account:
   locations, price levels), so ids rise per type and never collide inside SuiteQL's ``transaction`` or
   ``item`` table (an admin load's explicit id is refused when any type of the family holds it); real ids
   are sparser. Price level 1 "Base Price" exists from the start (and after a reset); it is not counted in
-  the admin stats and cannot be deleted.
+  the admin stats and cannot be deleted (nor can the built-in accounting periods and revenue
+  recognition rules below).
 - Read-only fields in a write (id, tranId, totals, status, balance) are ignored, not rejected.
 - Unknown body fields fail with INVALID_CONTENT unless ``X-NetSuite-PropertyNameValidation`` is
   ``Warning`` or ``Ignore``; custom fields (custentity_/custbody_/custitem_/custcol_) are free-form.
@@ -85,9 +86,40 @@ Where the sandbox knowingly differs from a real account:
   (the real 503 body is unconfirmed), rate_limited 429 CONCURRENCY_LIMIT_EXCEEDED, locked 400
   RCRD_LOCKED_BY_WF; they are answered before authentication and take no concurrency slot. Latency
   (``/__admin/latency``) is spent inside the slot.
+- Accounting periods (``accountingPeriod``, SuiteQL ``accountingperiod``): built in and read-only (a
+  POST, PATCH or DELETE is a USER_ERROR; the real refusal is unconfirmed): the calendar years 2020-2035,
+  each a year "FY 2026", four quarters "Q1 2026" (parent: the year) and twelve posting months "Jan 2026"
+  (parent: the quarter), with the ids of ``records.period_id`` (17 a year: FY 2020 = 1, Q1 2020 = 2, Jan
+  2020 = 3, ..., FY 2026 = 103, Jan 2026 = 105). No fiscal years other than the calendar's, no 4-4-5
+  calendars, no adjustment periods (isAdjust is always F), no A/R or A/P locks: ``closed`` is computed
+  from the sandbox clock, T once the period's end date has passed, as if the accountant closed every
+  period the day after it ended. Like price level 1 they survive a reset and are not in the admin stats.
+- Consolidated exchange rates (``consolidatedExchangeRate``): written by clients, one per (postingPeriod,
+  fromCurrency, toCurrency, fromSubsidiary, toSubsidiary) (a second is a USER_ERROR), the period a month
+  (else INVALID_CONTENT on postingPeriod), rates > 0, averageRate required. The subsidiaries are optional
+  and not checked against the currencies, and the sandbox computes none of these rates and converts
+  nothing with them (a real account derives them from its exchange rate table and the subsidiary tree).
+- Revenue recognition, a much simplified Advanced Revenue Management: two built-in read-only rules
+  (``revRecRule``, SuiteQL ``revenuerecognitionrule``): 1 "Recognize Immediately" (IMMEDIATE) and 2
+  "Straight-line, by term" (STRAIGHT_LINE). Items carry ``revenueRecognitionRule`` and
+  ``revRecTermInMonths``; created without a rule, a service item gets 2 over 12 months, an inventory or
+  non-inventory item 1; an item group has no rule (no revenue of its own; its lines are not expanded).
+  A sales order line may override the start (``revRecStartDate``, default the order's tranDate) and the
+  term (``revRecTermInMonths``, 1-999). SuiteQL ``revenueelement`` has one row per line whose item has a
+  rule (closed lines, cancelled orders - status C, which the API cannot set - and lines numbered above 999
+  have none), ``revenueplan`` one ACTUAL plan per element (no forecast plans), and
+  ``revenueplanplannedrevenue`` one row per plan and month: whole months from the start date's month, no
+  daily proration, month k of n recognising round(A*k/n, 2) - round(A*(k-1)/n, 2) so they add up to A;
+  a month is recognised (isrecognized T) once its period is closed by the clock. There are no revenue
+  arrangements, contracts, fair-value allocation, recognition journal entries or deferred revenue
+  accounts; amounts are the lines' in the transaction currency; periods outside 2020-2035 read
+  plannedperiod null. The three are computed from the records on read (ids: element = order id * 1000 +
+  line, plan = element * 10 + 1, planned revenue = plan * 1000 + month number), so they follow every
+  write and the clock; the real tables are filled by ARM's own processes and have many more columns.
 - Record list ``q=`` filters are refused (400): use SuiteQL.
 - SuiteQL: tables customer, contact, item, transaction, transactionline, subsidiary, currency, location,
-  pricelevel (columns from ``records``), pricing (item, pricelevel, currency, quantity, unitprice),
+  pricelevel, accountingperiod, consolidatedexchangerate, revenuerecognitionrule, revenueelement,
+  revenueplan, revenueplanplannedrevenue (columns from ``records`` and ``store``), pricing (item, pricelevel, currency, quantity, unitprice),
   itemmember (parentitem, item, quantity, linenumber), inventoryitemlocations (item, location,
   quantityonhand, quantityavailable, quantityonorder, quantitybackordered, quantitycommitted),
   inventorybalance (item, location, quantityonhand, quantityavailable), NextTransactionLineLink /
@@ -99,8 +131,10 @@ Where the sandbox knowingly differs from a real account:
   transactionline has location and, on order lines, quantityshiprecv / quantitycommitted /
   quantitybackordered; no main-line rows and unsigned quantities/amounts in transactionline (a
   fulfillment line's quantity is positive, an adjustment line's is its adjustQtyBy); no
-  BUILTIN functions, ROWNUM or date arithmetic (refused with a message); raw date columns come back as
-  M/D/YYYY, TO_CHAR/TO_DATE work with the common Oracle format tokens. Custom fields are not columns.
+  BUILTIN functions, ROWNUM or date arithmetic (refused with a message); raw date columns (and MIN/MAX
+  of one) come back as M/D/YYYY, TO_CHAR/TO_DATE work with the common Oracle format tokens. SUM adds in
+  decimal (amounts add up to the cent) and numbers print with at most 15 significant digits. Custom
+  fields are not columns.
 - The error ``type`` URIs follow RFC 9110; older accounts send RFC 2616 URIs. Missing ``Prefer:
   transient`` on SuiteQL is answered 400 INVALID_HEADER (the real code is unconfirmed).
 - Nonces are remembered in memory only: a restart forgets them.

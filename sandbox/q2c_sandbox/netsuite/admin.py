@@ -12,8 +12,9 @@ Besides these routes the app mounts the shared ``/faults`` and ``/latency`` (``q
   PUT /preferences     either or both keys; credit_limit_handling ENFORCE_HOLDS | WARN | IGNORE
   PUT /concurrency     {"limit": N}
   POST /reset          wipes records, the clock offset, the preferences, stock, expected receipts and the
-                       fault rules (latency and the concurrency limit stay as set); the built-in Base
-                       Price level (priceLevel 1) is created again
+                       fault rules (latency and the concurrency limit stay as set); the built-in
+                       records are created again: the Base Price level (priceLevel 1), the revenue
+                       recognition rules and the accounting periods 2020-2035
 
 Stock (inventory items only; ids as strings or numbers, quantities positive numbers):
 

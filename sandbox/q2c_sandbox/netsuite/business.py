@@ -21,11 +21,15 @@ from typing import Any
 
 from q2c_sandbox.netsuite import inventory
 from q2c_sandbox.netsuite.account import CreditLimitHandling, Preferences
-from q2c_sandbox.netsuite.errors import NsError, user_error
+from q2c_sandbox.netsuite.errors import NsError, invalid_content, user_error
 from q2c_sandbox.netsuite.records import (
     BASE_PRICE_LEVEL,
+    DEFAULT_RULES,
+    DEFAULT_TERM_MONTHS,
     ITEM_TYPES,
+    MAX_TERM_MONTHS,
     RECORD_TYPES,
+    STRAIGHT_LINE_RULE,
     RecordType,
     record_type,
     ref_targets,
@@ -147,6 +151,13 @@ def apply_defaults(ctx: Context, rt: RecordType, body: Body, record_id: int, cre
         location = ctx.get("location", first.get("location")) if first else None
         if "subsidiary" not in body and location is not None:
             body["subsidiary"] = location.get("subsidiary")
+    if rt.name in DEFAULT_RULES and creating:
+        body.setdefault("revenueRecognitionRule", DEFAULT_RULES[rt.name])
+    if rt.field("revenueRecognitionRule") is not None:
+        # A straight-line item needs a term: 12 months unless it says otherwise.
+        straight_line = body.get("revenueRecognitionRule") == STRAIGHT_LINE_RULE
+        if straight_line and body.get("revRecTermInMonths") is None:
+            body["revRecTermInMonths"] = DEFAULT_TERM_MONTHS
     if rt.sublist("price") is not None:
         for line in body.get("price") or []:
             line.setdefault("quantity", 0.0)
@@ -172,6 +183,8 @@ def validate_and_compute(
         if previous is None and check_credit_hold:
             _check_credit_hold(ctx, body)
         _compute_lines(ctx, rt, body)
+        for index, line in enumerate(body.get("item") or []):
+            _check_term(line.get("revRecTermInMonths"), f"item.items[{index}].revRecTermInMonths")
         # Status (every line closed: Closed; then by what is fulfilled) and each line's commitment.
         inventory.compute_order(ctx, body, previous)
     elif rt.name == "itemFulfillment":
@@ -181,6 +194,9 @@ def validate_and_compute(
     elif rt.name in ITEM_TYPES:
         _check_prices(body)
         _check_members(ctx, body)
+        _check_term(body.get("revRecTermInMonths"), "revRecTermInMonths")
+    elif rt.name == "consolidatedExchangeRate":
+        _check_exchange_rate(ctx, body)
     elif rt.name == "invoice":
         _check_party(ctx, rt, body, "entity")
         _check_created_from(ctx, body)
@@ -206,6 +222,48 @@ def validate_and_compute(
         raise user_error(
             f"The exchange rate of currency {body.get('symbol')} must be greater than zero.", "exchangeRate"
         )
+
+
+def _check_term(term: int | None, path: str) -> None:
+    if term is not None and not 1 <= term <= MAX_TERM_MONTHS:
+        raise user_error(
+            f"The revenue recognition term ({path}) must be between 1 and {MAX_TERM_MONTHS} months, not {term}.",
+            path,
+        )
+
+
+RATE_FIELDS = ("averageRate", "currentRate", "historicalRate")
+# What identifies a consolidated exchange rate: one per period, currency pair and subsidiary pair.
+RATE_KEY = ("postingPeriod", "fromCurrency", "toCurrency", "fromSubsidiary", "toSubsidiary")
+
+
+def _check_exchange_rate(ctx: Context, body: Body) -> None:
+    period = ctx.get("accountingPeriod", body.get("postingPeriod"))
+    if period is not None and not period.get("isPosting"):
+        kind = "a year" if period.get("isYear") else "a quarter" if period.get("isQuarter") else "not a month"
+        raise invalid_content(
+            f"Error while accessing a resource. You have entered an Invalid Field Value {period['id']} for the "
+            f"following field: postingPeriod ({period.get('periodName')} is {kind}; a consolidated exchange "
+            "rate needs a posting period, a month).",
+            "postingPeriod",
+        )
+    for name in RATE_FIELDS:
+        if body.get(name) is not None and body[name] <= 0:
+            raise user_error(f"The {name} of a consolidated exchange rate must be greater than zero.", name)
+    if body.get("fromCurrency") == body.get("toCurrency"):
+        raise user_error(
+            "The fromCurrency and toCurrency of a consolidated exchange rate must differ (both are internal "
+            f"id {body.get('toCurrency')}).",
+            "toCurrency",
+        )
+    key = tuple(body.get(name) for name in RATE_KEY)
+    for other in ctx.store.find("consolidatedExchangeRate", "postingPeriod", str(body["postingPeriod"])):
+        if other["id"] != body.get("id") and tuple(other.get(name) for name in RATE_KEY) == key:
+            raise user_error(
+                "A consolidated exchange rate already exists for this posting period, currencies and "
+                f"subsidiaries (internal id {other['id']}); change that one instead of adding a duplicate.",
+                "postingPeriod",
+            )
 
 
 def _label(rt: RecordType) -> str:
@@ -565,6 +623,10 @@ def read_extras(ctx: Context, rt: RecordType, body: Body) -> None:
     today = ctx.today()
     if rt.name == "invoice":
         body["daysOverdue"] = invoice_days_overdue(body, today)
+        return
+    if rt.name == "accountingPeriod":
+        # Closed once it has ended, as if the accountant closed each period right after its end.
+        body["closed"] = bool(body.get("endDate")) and body["endDate"] < today.isoformat()
         return
     if rt.name != "customer":
         return

@@ -8,6 +8,7 @@ these descriptions, so adding a field is a one-line change.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import Enum
 
@@ -86,6 +87,9 @@ class RecordType:
     # Created only by transforming another record (an item fulfillment from its sales order): a direct
     # POST is refused, as on a real account; an admin load may still create one.
     transform_only: bool = False
+    # Set up by the account itself (accounting periods, revenue recognition rules): the record API and the
+    # admin load can read but never create, change or delete one; the sandbox creates them at bootstrap.
+    read_only: bool = False
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -152,11 +156,16 @@ ITEM_LINE = Sublist(
 # Its location is where it ships from (and where an inventory item's stock is committed); the quantities
 # are kept by the sandbox: fulfilled (sum of its fulfillment lines), committed (reserved stock at the
 # location) and back-ordered (the open rest).
+#
+# Revenue recognition: revRecStartDate and revRecTermInMonths override, for this line, the order's tranDate
+# and the item's revRecTermInMonths (see the revenue views in ``store``).
 ORDER_LINE = Sublist(
     "item",
     (
         *ITEM_LINE.fields,
         _f("isClosed", Kind.BOOLEAN),
+        _f("revRecStartDate", Kind.DATE),
+        _f("revRecTermInMonths", Kind.INTEGER),
         _f("location", Kind.REF, ref_type="location"),
         _f("quantityFulfilled", Kind.NUMBER, read_only=True),
         _f("quantityCommitted", Kind.NUMBER, read_only=True),
@@ -267,6 +276,9 @@ _CUSTOMER_UNBILLED_ORDERS = (
     "AND json_extract(o.body, '$.status') NOT IN ('G', 'C', 'H'))"
 )
 
+# An accounting period is closed once its end date is before the sandbox clock's today.
+_PERIOD_CLOSED = f"sql:CASE WHEN {_J.format('endDate')} < ns_today() THEN 'T' ELSE 'F' END"
+
 TRANSACTION_COLUMNS = {
     "id": "id",
     "tranid": "tranId",
@@ -305,11 +317,30 @@ ITEM_COLUMNS = {
     "externalid": "externalId",
     "createddate": "createdDate",
     "lastmodifieddate": "lastModifiedDate",
+    "revenuerecognitionrule": "revenueRecognitionRule",
+    "revrecterminmonths": "revRecTermInMonths",
+}
+
+# Revenue recognition rules (a simplified Advanced Revenue Management): built in, read-only. The item's
+# rule says how the revenue of its sales order lines is recognised: at once, or straight-line over a term
+# of whole months.
+IMMEDIATE_RULE = "1"
+STRAIGHT_LINE_RULE = "2"
+RECOGNITION_METHODS = (("IMMEDIATE", "Immediate"), ("STRAIGHT_LINE", "Straight-line"))
+DEFAULT_TERM_MONTHS = 12
+MAX_TERM_MONTHS = 999  # planned revenue ids are the plan's id * 1000 + month
+# The rule an item of each type gets on create when the client sends none. An item group has none and
+# cannot have one: it has no revenue of its own (its lines are not expanded into its members).
+DEFAULT_RULES = {
+    INVENTORY_ITEM: IMMEDIATE_RULE,
+    "nonInventorySaleItem": IMMEDIATE_RULE,
+    "serviceSaleItem": STRAIGHT_LINE_RULE,
 }
 
 
 def _item_type(name: str, itemtype: str, *, grouped: bool = False) -> RecordType:
-    """An item record type; ``itemtype`` is SuiteQL's item.itemtype. A group has members, not prices."""
+    """An item record type; ``itemtype`` is SuiteQL's item.itemtype. A group has members, not prices, and
+    no revenue recognition rule (SuiteQL reads its revenuerecognitionrule as null)."""
     return RecordType(
         name,
         (
@@ -318,6 +349,14 @@ def _item_type(name: str, itemtype: str, *, grouped: bool = False) -> RecordType
             _f("displayName", max_length=250),
             _f("description", max_length=4000),
             *(() if grouped else (_f("basePrice", Kind.NUMBER),)),
+            *(
+                ()
+                if grouped
+                else (
+                    _f("revenueRecognitionRule", Kind.REF, ref_type="revRecRule"),
+                    _f("revRecTermInMonths", Kind.INTEGER),
+                )
+            ),
             INACTIVE,
             EXTERNAL_ID,
             CREATED,
@@ -331,11 +370,99 @@ def _item_type(name: str, itemtype: str, *, grouped: bool = False) -> RecordType
     )
 
 
+# Accounting periods: the calendar years FIRST_PERIOD_YEAR..LAST_PERIOD_YEAR, each a year ("FY 2026"), its
+# four quarters ("Q1 2026", parent: the year) and twelve months ("Jan 2026", parent: the quarter); only the
+# months are posting periods. Seventeen periods a year, numbered in that order: see ``period_id``.
+FIRST_PERIOD_YEAR = 2020
+LAST_PERIOD_YEAR = 2035
+PERIODS_PER_YEAR = 17
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def period_id(year: int, *, quarter: int | None = None, month: int | None = None) -> int | None:
+    """The internal id of a year's period (no quarter or month), a quarter's (1-4) or a month's (1-12).
+
+    With y = year - 2020: the year is 17y + 1, quarter q is 17y + 4q - 2 and month m (in quarter
+    q = (m + 2) // 3) is 17y + m + q + 1: FY 2020 = 1, Q1 2020 = 2, Jan..Mar 2020 = 3..5, Q2 2020 = 6, ...,
+    Dec 2020 = 17, FY 2021 = 18. None for a year without periods."""
+    if not FIRST_PERIOD_YEAR <= year <= LAST_PERIOD_YEAR:
+        return None
+    base = PERIODS_PER_YEAR * (year - FIRST_PERIOD_YEAR)
+    if month is not None:
+        return base + month + (month + 2) // 3 + 1
+    if quarter is not None:
+        return base + 4 * quarter - 2
+    return base + 1
+
+
+def month_period_sql(index: str) -> str:
+    """``period_id`` in SQL: the id of the month period of month ``index`` (an SQL integer expression,
+    year * 12 + month - 1), NULL outside the years the sandbox has periods for."""
+    year, month = f"(({index}) / 12)", f"(({index}) % 12 + 1)"
+    return (
+        f"CASE WHEN {year} BETWEEN {FIRST_PERIOD_YEAR} AND {LAST_PERIOD_YEAR} THEN "
+        f"{PERIODS_PER_YEAR} * ({year} - {FIRST_PERIOD_YEAR}) + {month} + ({month} + 2) / 3 + 1 END"
+    )
+
+
+def _known(record_id: int | None) -> int:
+    assert record_id is not None
+    return record_id
+
+
+def _accounting_periods() -> dict[int, dict[str, object]]:
+    periods: dict[int, dict[str, object]] = {}
+
+    def add(
+        record_id: int, name: str, start: dt.date, end: dt.date, parent: int | None, *, kind: str
+    ) -> None:
+        periods[record_id] = {
+            "periodName": name,
+            "startDate": start.isoformat(),
+            "endDate": end.isoformat(),
+            "isYear": kind == "year",
+            "isQuarter": kind == "quarter",
+            "isAdjust": False,
+            "isPosting": kind == "month",
+            **({"parent": {"id": str(parent)}} if parent is not None else {}),
+        }
+
+    def month_end(year: int, month: int) -> dt.date:
+        following = dt.date(year + month // 12, month % 12 + 1, 1)
+        return following - dt.timedelta(days=1)
+
+    for year in range(FIRST_PERIOD_YEAR, LAST_PERIOD_YEAR + 1):
+        year_id = _known(period_id(year))
+        add(year_id, f"FY {year}", dt.date(year, 1, 1), dt.date(year, 12, 31), None, kind="year")
+        for quarter in range(1, 5):
+            first = 3 * quarter - 2
+            quarter_id = _known(period_id(year, quarter=quarter))
+            start, end = dt.date(year, first, 1), month_end(year, first + 2)
+            add(quarter_id, f"Q{quarter} {year}", start, end, year_id, kind="quarter")
+            for month in range(first, first + 3):
+                name = f"{_MONTHS[month - 1]} {year}"
+                add(
+                    _known(period_id(year, month=month)),
+                    name,
+                    dt.date(year, month, 1),
+                    month_end(year, month),
+                    quarter_id,
+                    kind="month",
+                )
+    return periods
+
+
 # Records every account has from the start (created at bootstrap and after a reset; not counted in the
-# admin stats): price level 1, "Base Price".
+# admin stats, never deleted): price level 1 "Base Price", the two revenue recognition rules and the
+# accounting periods. A parent comes before its children (they are created in this order).
 BASE_PRICE_LEVEL = "1"
 BUILTIN_RECORDS: dict[str, dict[int, dict[str, object]]] = {
-    "priceLevel": {int(BASE_PRICE_LEVEL): {"name": "Base Price", "isInactive": False}}
+    "priceLevel": {int(BASE_PRICE_LEVEL): {"name": "Base Price", "isInactive": False}},
+    "revRecRule": {
+        int(IMMEDIATE_RULE): {"name": "Recognize Immediately", "recognitionMethod": "IMMEDIATE"},
+        int(STRAIGHT_LINE_RULE): {"name": "Straight-line, by term", "recognitionMethod": "STRAIGHT_LINE"},
+    },
+    "accountingPeriod": _accounting_periods(),
 }
 
 RECORD_TYPES: dict[str, RecordType] = {
@@ -391,6 +518,82 @@ RECORD_TYPES: dict[str, RecordType] = {
                     "isinactive": "isInactive",
                     "externalid": "externalId",
                     "lastmodifieddate": "lastModifiedDate",
+                },
+            ),
+        ),
+        # Built in (``BUILTIN_RECORDS``), read-only. ``closed`` is computed on read from the sandbox clock:
+        # a period is closed once its end date has passed, as if the accountant closed every period as soon
+        # as it ended (a real account closes periods by hand, and locks A/R and A/P separately).
+        RecordType(
+            "accountingPeriod",
+            (
+                ID,
+                _f("periodName", required=True, max_length=100),
+                _f("startDate", Kind.DATE, required=True),
+                _f("endDate", Kind.DATE, required=True),
+                _f("isYear", Kind.BOOLEAN),
+                _f("isQuarter", Kind.BOOLEAN),
+                _f("isAdjust", Kind.BOOLEAN),
+                _f("isPosting", Kind.BOOLEAN),
+                _f("parent", Kind.REF, ref_type="accountingPeriod"),
+                _f("closed", Kind.BOOLEAN, read_only=True),
+                CREATED,
+                MODIFIED,
+            ),
+            ref_name="{periodName}",
+            id_sequence="accountingPeriod",
+            read_only=True,
+            suiteql=SuiteQLTable(
+                "accountingperiod",
+                {
+                    "id": "id",
+                    "periodname": "periodName",
+                    "startdate": "startDate",
+                    "enddate": "endDate",
+                    "isquarter": "isQuarter",
+                    "isyear": "isYear",
+                    "isadjust": "isAdjust",
+                    "isposting": "isPosting",
+                    "parent": "parent",
+                    "closed": _PERIOD_CLOSED,
+                },
+            ),
+        ),
+        # The rate of one currency in another for a posting period (what consolidation and reports use). At
+        # most one per (postingPeriod, fromCurrency, toCurrency, fromSubsidiary, toSubsidiary); a real
+        # account derives the currencies from the subsidiaries' and keeps one per subsidiary pair, the sandbox
+        # takes them as given and does not check them against the subsidiaries.
+        RecordType(
+            "consolidatedExchangeRate",
+            (
+                ID,
+                _f("postingPeriod", Kind.REF, ref_type="accountingPeriod", required=True),
+                _f("fromCurrency", Kind.REF, ref_type="currency", required=True),
+                _f("toCurrency", Kind.REF, ref_type="currency", required=True),
+                _f("fromSubsidiary", Kind.REF, ref_type="subsidiary"),
+                _f("toSubsidiary", Kind.REF, ref_type="subsidiary"),
+                _f("averageRate", Kind.NUMBER, required=True),
+                _f("currentRate", Kind.NUMBER),
+                _f("historicalRate", Kind.NUMBER),
+                EXTERNAL_ID,
+                CREATED,
+                MODIFIED,
+            ),
+            ref_name="Consolidated Exchange Rate {id}",
+            id_sequence="consolidatedExchangeRate",
+            suiteql=SuiteQLTable(
+                "consolidatedexchangerate",
+                {
+                    "id": "id",
+                    "postingperiod": "postingPeriod",
+                    "fromcurrency": "fromCurrency",
+                    "tocurrency": "toCurrency",
+                    "fromsubsidiary": "fromSubsidiary",
+                    "tosubsidiary": "toSubsidiary",
+                    "averagerate": "averageRate",
+                    "currentrate": "currentRate",
+                    "historicalrate": "historicalRate",
+                    "externalid": "externalId",
                 },
             ),
         ),
@@ -495,6 +698,23 @@ RECORD_TYPES: dict[str, RecordType] = {
             suiteql=SuiteQLTable(
                 "pricelevel",
                 {"id": "id", "name": "name", "isinactive": "isInactive", "externalid": "externalId"},
+            ),
+        ),
+        RecordType(
+            "revRecRule",
+            (
+                ID,
+                _f("name", required=True, max_length=100),
+                _f("recognitionMethod", Kind.ENUM, choices=RECOGNITION_METHODS, required=True),
+                CREATED,
+                MODIFIED,
+            ),
+            ref_name="{name}",
+            id_sequence="revRecRule",
+            read_only=True,
+            suiteql=SuiteQLTable(
+                "revenuerecognitionrule",
+                {"id": "id", "name": "name", "recognitionmethod": "recognitionMethod"},
             ),
         ),
         RecordType(

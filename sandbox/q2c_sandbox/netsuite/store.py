@@ -3,6 +3,11 @@
 Records are kept as JSON documents (one row per record) in the stored form the codec produces: references
 as plain id strings, sublists as lists of line objects. SuiteQL sees them through views named after
 NetSuite's tables, generated from the record descriptions, so the record API and SuiteQL always agree.
+
+The revenue recognition tables (revenueelement, revenueplan, revenueplanplannedrevenue) are views too,
+computed on read from each sales order line, its item and the item's rule; ``ns_order_line`` only keys
+them (one row per order line, rewritten with the order), so that joining them on their ids and reading
+them for a list of orders are index lookups rather than a pass over every order's JSON.
 """
 
 from __future__ import annotations
@@ -18,11 +23,14 @@ from typing import Any
 
 from q2c_sandbox.netsuite.records import (
     BUILTIN_RECORDS,
+    DEFAULT_TERM_MONTHS,
     INVENTORY_ITEM,
     ITEM_TYPES,
+    MAX_TERM_MONTHS,
     RECORD_TYPES,
     Kind,
     RecordType,
+    month_period_sql,
 )
 
 _SCHEMA = """
@@ -55,6 +63,17 @@ CREATE TABLE IF NOT EXISTS ns_stock (
     back_ordered REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (item, location)
 );
+-- The keys of the revenue views (revenueelement, revenueplan, revenueplanplannedrevenue): one row per
+-- sales order line, rewritten with every write of the order. Only keys: every value the views show is
+-- computed from the records when read. They exist so that joining the views on their ids is a primary-key
+-- lookup: an id computed from a record's JSON could only be matched by reading every order.
+CREATE TABLE IF NOT EXISTS ns_order_line (
+    id INTEGER PRIMARY KEY,          -- the revenue element: sales order id * 1000 + line
+    sales_order INTEGER NOT NULL,
+    line INTEGER NOT NULL,
+    plan INTEGER NOT NULL UNIQUE     -- its revenue plan: element id * 10 + 1
+);
+CREATE INDEX IF NOT EXISTS ns_order_line_order ON ns_order_line (sales_order);
 """
 
 # Fixed planner statistics (sqlite_stat1): a large account, many records per type, few per id, entity,
@@ -68,7 +87,11 @@ _PLANNER_STATS = {
     ("ns_record", "ns_record_created_from"): "1000000 50000 2",
     ("ns_record", "ns_record_modified"): "1000000 50000 2",
     ("ns_stock", "sqlite_autoindex_ns_stock_1"): "100000 5 1",
+    ("ns_order_line", "ns_order_line_order"): "1000000 3",
+    ("ns_order_line", "sqlite_autoindex_ns_order_line_1"): "1000000 1",
+    ("ns_order_line", None): "1000000",
 }
+_STATS_TABLES = ("ns_record", "ns_stock", "ns_order_line")
 
 # SuiteQL table name -> the SQLite view holding it. Prefixed because NetSuite's names collide with SQL
 # keywords ("transaction") and with the sandbox's own tables.
@@ -77,6 +100,9 @@ VIEW_PREFIX = "suiteql_"
 STOCK_BALANCES = ("on_hand", "committed", "on_order", "back_ordered")
 # Stock quantities are rounded to this many decimals, so sums of fractions do not drift.
 STOCK_DECIMALS = 6
+# Sales order lines numbered 1..MAX_KEYED_LINE have revenue elements (the element id holds the line in its
+# last three digits).
+MAX_KEYED_LINE = 999
 
 Body = dict[str, Any]
 
@@ -96,20 +122,29 @@ class Store:
         # functions a view calls whenever the view is read.
         self._today: Callable[[], dt.date] = lambda: dt.datetime.now(dt.UTC).date()
         self._conn.create_function("ns_today", 0, lambda: self._today().isoformat())
+        # Deterministic: SQLite then computes ns_this_month() once per statement, not once per row.
+        self._conn.create_function("ns_this_month", 0, self._this_month, deterministic=True)
+        self._conn.create_function("ns_revenue_months", 3, revenue_months, deterministic=True)
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
+            self._rebuild_order_lines()
             self._use_planner_stats()
             self._create_views()
 
     def _use_planner_stats(self) -> None:
         self._conn.execute("ANALYZE ns_sequence")  # creates sqlite_stat1 if need be
-        self._conn.execute("DELETE FROM sqlite_stat1 WHERE tbl IN ('ns_record', 'ns_stock')")
+        self._conn.execute(f"DELETE FROM sqlite_stat1 WHERE tbl IN ({_in_list(_STATS_TABLES)})")
         self._conn.executemany(
             "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)",
             [(table, index, stat) for (table, index), stat in _PLANNER_STATS.items()],
         )
         self._conn.execute("ANALYZE sqlite_schema")  # the planner rereads sqlite_stat1
+
+    def _this_month(self) -> int:
+        """The sandbox clock's month as a month index, year * 12 + month - 1."""
+        today = self._today()
+        return today.year * 12 + today.month - 1
 
     def use_today(self, today: Callable[[], dt.date]) -> None:
         self._today = today
@@ -204,13 +239,37 @@ class Store:
                 "ON CONFLICT(type, id) DO UPDATE SET external_id = excluded.external_id, body = excluded.body",
                 (type_name, record_id, stored.get("externalId"), json.dumps(stored, sort_keys=True)),
             )
+            if type_name == "salesOrder":
+                self._key_order_lines(record_id, stored.get("item") or [])
 
     def delete(self, type_name: str, record_id: int) -> bool:
         with self.transaction():
             cur = self._conn.execute(
                 "DELETE FROM ns_record WHERE type = ? AND id = ?", (type_name, record_id)
             )
+            if type_name == "salesOrder":
+                self._key_order_lines(record_id, [])
             return cur.rowcount > 0
+
+    def _key_order_lines(self, order_id: int, lines: list[Body]) -> None:
+        self._conn.execute("DELETE FROM ns_order_line WHERE sales_order = ?", (order_id,))
+        numbers = {line.get("line") for line in lines}
+        keyed = sorted(n for n in numbers if isinstance(n, int) and 1 <= n <= MAX_KEYED_LINE)
+        self._conn.executemany(
+            "INSERT INTO ns_order_line (id, sales_order, line, plan) VALUES (?, ?, ?, ?)",
+            [(_element_id(order_id, n), order_id, n, _element_id(order_id, n) * 10 + 1) for n in keyed],
+        )
+
+    def _rebuild_order_lines(self) -> None:
+        """Key every stored sales order line (a database written before the revenue views had none)."""
+        element = f"r.id * 1000 + {_LINE}"
+        self._conn.execute("DELETE FROM ns_order_line")
+        self._conn.execute(
+            "INSERT OR IGNORE INTO ns_order_line (id, sales_order, line, plan) "
+            f"SELECT {element}, r.id, {_LINE}, ({element}) * 10 + 1 "
+            "FROM ns_record r, json_each(r.body, '$.item') l "
+            f"WHERE r.type = 'salesOrder' AND {_LINE} BETWEEN 1 AND {MAX_KEYED_LINE}"
+        )
 
     def page(self, type_name: str, limit: int, offset: int) -> tuple[list[int], int]:
         with self._lock:
@@ -263,13 +322,19 @@ class Store:
             ).fetchone()
         return None if row is None else str(row["type"])
 
+    def ids(self, type_name: str) -> set[int]:
+        with self._lock:
+            rows = self._conn.execute("SELECT id FROM ns_record WHERE type = ?", (type_name,)).fetchall()
+        return {int(r["id"]) for r in rows}
+
     def counts(self) -> dict[str, int]:
-        """Records per type, leaving out the built-in ones every account has (the Base Price level)."""
+        """Records per type, leaving out the built-in ones every account has (the Base Price level, the
+        revenue recognition rules, the accounting periods)."""
         with self._lock:
             rows = self._conn.execute("SELECT type, count(*) AS n FROM ns_record GROUP BY type").fetchall()
         found = {r["type"]: int(r["n"]) for r in rows}
         for type_name, builtins in BUILTIN_RECORDS.items():
-            found[type_name] = found.get(type_name, 0) - sum(self.exists(type_name, i) for i in builtins)
+            found[type_name] = found.get(type_name, 0) - len(self.ids(type_name) & builtins.keys())
         return {name: found.get(name, 0) for name in RECORD_TYPES}
 
     def wipe(self) -> None:
@@ -278,6 +343,7 @@ class Store:
             self._conn.execute("DELETE FROM ns_sequence")
             self._conn.execute("DELETE FROM ns_setting")
             self._conn.execute("DELETE FROM ns_stock")
+            self._conn.execute("DELETE FROM ns_order_line")
 
     # -- stock -----------------------------------------------------------------------------------
 
@@ -349,6 +415,12 @@ class Store:
         """Make a Python function callable from SuiteQL (NetSuite's Oracle-style date functions)."""
         with self._lock:
             self._conn.create_function(name, n_args, fn)
+
+    def add_window_function(self, name: str, n_args: int, aggregate: Callable[[], Any]) -> None:
+        """An aggregate that also works as a window function (``step``, ``inverse``, ``value``,
+        ``finalize``), callable from SuiteQL."""
+        with self._lock:
+            self._conn.create_window_function(name, n_args, aggregate)
 
     def _create_views(self) -> None:
         by_table: dict[str, list[RecordType]] = {}
@@ -422,6 +494,122 @@ def _in_list(names: tuple[str, ...] | list[str]) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
 
+_LINE = "json_extract(l.value, '$.line')"
+
+
+def _element_id(order_id: int, line: int) -> int:
+    return order_id * 1000 + line
+
+
+def _add_months(date: str, months: str) -> str:
+    """SQL for ``date`` plus ``months`` months, a day past the end of a shorter month being its last day
+    (Jan 31 + 1 month = Feb 28), as Oracle's ADD_MONTHS. SQLite's '+N months' would roll over (Mar 3)."""
+    first = f"date({date}, 'start of month', '+' || ({months}) || ' months')"
+    same_day = f"date({first}, '+' || (CAST(strftime('%d', {date}) AS INTEGER) - 1) || ' days')"
+    return f"min({same_day}, date({first}, '+1 month', '-1 day'))"
+
+
+# What every revenue view reads: each keyed sales order line (ns_order_line) with its order, its item and
+# the item's revenue recognition rule; lines whose item has no rule (an item group, an item created
+# without one), closed lines and cancelled orders have no revenue. Joined by primary keys throughout.
+_REVENUE_FROM = (
+    "FROM ns_order_line k "
+    "JOIN ns_record r ON r.type = 'salesOrder' AND r.id = k.sales_order "
+    f"JOIN json_each(r.body, '$.item') l ON {_LINE} = k.line "
+    "JOIN ns_record i ON i.type IN ({items}) AND i.id = CAST(json_extract(l.value, '$.item') AS INTEGER) "
+    "JOIN ns_record rr ON rr.type = 'revRecRule' "
+    "AND rr.id = CAST(json_extract(i.body, '$.revenueRecognitionRule') AS INTEGER)"
+)
+_REVENUE_WHERE = (
+    "WHERE coalesce(json_extract(r.body, '$.status'), '') <> 'C' "
+    "AND NOT coalesce(json_extract(l.value, '$.isClosed'), 0)"
+)
+_START = "coalesce(json_extract(l.value, '$.revRecStartDate'), json_extract(r.body, '$.tranDate'))"
+_METHOD = "json_extract(rr.body, '$.recognitionMethod')"
+_TERM = (
+    f"(CASE WHEN {_METHOD} = 'IMMEDIATE' THEN 1 ELSE coalesce(json_extract(l.value, '$.revRecTermInMonths'), "
+    f"json_extract(i.body, '$.revRecTermInMonths'), {DEFAULT_TERM_MONTHS}) END)"
+)
+# The last day of the plan: the day before the same day ``term`` months on (straight-line), the start date
+# itself (immediate).
+_STRAIGHT_LINE_END = f"date({_add_months(_START, _TERM)}, '-1 day')"
+_END = f"(CASE WHEN {_METHOD} = 'IMMEDIATE' THEN {_START} ELSE {_STRAIGHT_LINE_END} END)"
+_AMOUNT = "json_extract(l.value, '$.amount')"
+# Month indexes (year * 12 + month - 1): of the start date, and of the sandbox clock's today. A month has
+# ended before today (its period is closed) when its index is below this month's.
+_START_MONTH = f"(CAST(substr({_START}, 1, 4) AS INTEGER) * 12 + CAST(substr({_START}, 6, 2) AS INTEGER) - 1)"
+_THIS_MONTH = "ns_this_month()"
+
+
+# A revenue plan's months are keyed MONTH_KEY * k + (year * 12 + month - 1) for its month k (from 1).
+MONTH_KEY = 100_000
+
+
+def revenue_months(start: Any, term: Any, amount: Any) -> str:
+    """The months of a revenue plan, as SQL's ns_revenue_months(start, term, amount) returns them: a JSON
+    object {MONTH_KEY * k + month index: amount} for the plan's month k = 1..term, the first being the
+    month of ``start``. Month k of n recognises round(A*k/n, 2) - round(A*(k-1)/n, 2), halves away from
+    zero, in whole cents, so the months add up exactly to A. An object rather than an array of rows, so
+    SQL reads each month's key and amount from json_each without parsing anything more."""
+    try:
+        first = dt.date.fromisoformat(str(start)[:10])
+        months = min(int(term), MAX_TERM_MONTHS)
+        cents = round(float(amount) * 100)
+    except (TypeError, ValueError, OverflowError):
+        return "{}"  # no start date, term or amount: nothing to plan
+    if months < 1:
+        return "{}"
+    sign, cents = (-1 if cents < 0 else 1), abs(cents)
+    index = first.year * 12 + first.month - 1
+    entries = []
+    done = 0
+    for k in range(1, months + 1):
+        through = (2 * cents * k + months) // (2 * months)  # round(cents * k / months), halves up
+        entries.append(f'"{MONTH_KEY * k + index + k - 1}":{sign * (through - done) / 100!r}')
+        done = through
+    return "{" + ",".join(entries) + "}"  # written out: json.dumps takes three times as long
+
+
+def _revenue_views() -> dict[str, str]:
+    """revenueelement, revenueplan and revenueplanplannedrevenue: computed from the sales orders, items and
+    rules on every read (the keys in ns_order_line aside), so they follow every write and the clock.
+
+    Month k of a plan of n months for amount A recognises round(A*k/n, 2) - round(A*(k-1)/n, 2), computed
+    in cents, so the months add up exactly to A; whole months, from the start date's month, without daily
+    proration. A month is recognised once its accounting period is closed (ended before the sandbox's
+    today); plannedperiod is null outside the years the sandbox has periods for."""
+    with_rule = [t for t in ITEM_TYPES if RECORD_TYPES[t].field("revenueRecognitionRule") is not None]
+    source = _REVENUE_FROM.format(items=_in_list(with_rule))
+    item = "CAST(json_extract(l.value, '$.item') AS INTEGER)"
+    element = (
+        "SELECT k.id AS id, k.sales_order AS sourcetransaction, k.line AS sourcetransactionline, "
+        f"{item} AS item, CAST(json_extract(r.body, '$.entity') AS INTEGER) AS entity, "
+        "CAST(json_extract(r.body, '$.currency') AS INTEGER) AS currency, "
+        f"{_AMOUNT} AS salesamount, {_START} AS revrecstartdate, {_END} AS revrecenddate, "
+        f"rr.id AS revenuerecognitionrule {source} {_REVENUE_WHERE}"
+    )
+    plan = (
+        f"SELECT k.plan AS id, k.id AS createdfrom, {item} AS item, {_AMOUNT} AS amount, "
+        f"{_START} AS revrecstartdate, {_END} AS revrecenddate, {_METHOD} AS recognitionmethod, "
+        "'ACTUAL' AS revenueplantype, "
+        f"CASE WHEN {_START_MONTH} + {_TERM} - 1 < {_THIS_MONTH} THEN 'COMPLETED' "
+        f"WHEN {_START_MONTH} < {_THIS_MONTH} THEN 'INPROGRESS' ELSE 'NOTSTARTED' END AS status "
+        f"{source} {_REVENUE_WHERE}"
+    )
+    # One row per month: json_each over the months revenue_months works out once per plan, rather than
+    # SQL recomputing the plan's start, term and amount (JSON lookups all) for every month.
+    months = f"json_each(ns_revenue_months({_START}, {_TERM}, {_AMOUNT})) mo"
+    key = "CAST(mo.key AS INTEGER)"
+    month = f"({key} % {MONTH_KEY})"
+    planned = (
+        f"SELECT k.plan * 1000 + {key} / {MONTH_KEY} AS id, k.plan AS revenueplan, "
+        f"{month_period_sql(month)} AS plannedperiod, mo.value AS amount, "
+        f"CASE WHEN {month} < {_THIS_MONTH} THEN 'T' ELSE 'F' END AS isrecognized "
+        f"{source} JOIN {months} {_REVENUE_WHERE}"
+    )
+    return {"revenueelement": element, "revenueplan": plan, "revenueplanplannedrevenue": planned}
+
+
 def _derived_views() -> dict[str, str]:
     """The SuiteQL tables that are not one row per record: transaction lines, prices, group members, stock."""
     lined = [rt for rt in RECORD_TYPES.values() if rt.suiteql is not None and rt.suiteql.lines]
@@ -483,6 +671,7 @@ def _derived_views() -> dict[str, str]:
         "itemmember": itemmember,
         "inventoryitemlocations": inventoryitemlocations,
         "inventorybalance": inventorybalance,
+        **_revenue_views(),
     }
 
 

@@ -3,7 +3,8 @@
 A query is parsed as Oracle SQL with sqlglot, checked (one SELECT, only NetSuite tables the sandbox
 knows), rewritten (tables to their views, Oracle date functions to Python functions registered in
 SQLite) and run in SQLite. Results look like NetSuite's: lower-case column names, every value a string,
-null columns left out, raw dates in the account's date format (M/D/YYYY).
+null columns left out, raw dates in the account's date format (M/D/YYYY). SUM adds in decimal, as a
+real account does, so amounts add up to the cent (SQLite would add binary floats).
 
 How dates and datetimes compare. Stored dates (trandate, duedate) are ``YYYY-MM-DD`` strings, stored
 datetimes (createddate, lastmodifieddate) ``YYYY-MM-DDTHH:MM:SSZ`` in UTC with whole seconds, and
@@ -30,6 +31,7 @@ import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlglot
@@ -47,7 +49,17 @@ PATH = "/services/rest/query/v1/suiteql"
 SEARCH_ERROR = "Invalid search query. Detailed unprocessed description follows. Search error occurred: "
 
 # Columns holding dates or datetimes: returned in the date format when selected as they are.
-DATE_COLUMNS = {"trandate", "duedate", "createddate", "datecreated", "lastmodifieddate"}
+DATE_COLUMNS = {
+    "trandate",
+    "duedate",
+    "createddate",
+    "datecreated",
+    "lastmodifieddate",
+    "startdate",  # accountingperiod
+    "enddate",
+    "revrecstartdate",  # revenueelement, revenueplan
+    "revrecenddate",
+}
 
 _ORACLE_TOKENS = [
     ("YYYY", "%Y"),
@@ -132,6 +144,8 @@ class SuiteQL:
         store.add_function("ns_to_char", 2, self._to_char)
         store.add_function("ns_sysdate", 0, lambda: _stored_form(self.now().astimezone(dt.UTC), True))
         store.add_function("ns_current_date", 0, lambda: _stored_form(self.now().astimezone(dt.UTC), False))
+        # Replaces SQLite's own SUM on the store's connection (column names stay "sum(...)").
+        store.add_window_function("sum", 1, DecimalSum)
 
     @staticmethod
     def _to_date(value: Any, fmt: str) -> str | None:
@@ -225,6 +239,52 @@ class SuiteQL:
         }
 
 
+class DecimalSum:
+    """SUM in decimal arithmetic, as a real account adds amounts: 142.86 * 7 months make 1000.02, never
+    1000.0200000000001. Numbers are taken at their shortest decimal form; like SQLite's SUM, the sum of
+    integers is an integer, text that is not a number counts as 0 and no values give NULL. Also a window
+    function (SUM(...) OVER (...))."""
+
+    def __init__(self) -> None:
+        self.total = Decimal(0)
+        self.count = 0
+        self.floats = 0
+
+    @staticmethod
+    def _decimal(value: Any) -> tuple[Decimal, bool]:
+        if isinstance(value, int):
+            return Decimal(value), False
+        if isinstance(value, float):
+            return Decimal(repr(value)), True
+        try:
+            number = Decimal(str(value, "utf-8", "replace") if isinstance(value, bytes) else str(value))
+        except ArithmeticError:
+            return Decimal(0), False
+        return (number, True) if number.is_finite() else (Decimal(0), False)
+
+    def step(self, value: Any) -> None:
+        if value is not None:
+            number, inexact = self._decimal(value)
+            self.total += number
+            self.count += 1
+            self.floats += inexact
+
+    def inverse(self, value: Any) -> None:
+        if value is not None:
+            number, inexact = self._decimal(value)
+            self.total -= number
+            self.count -= 1
+            self.floats -= inexact
+
+    def value(self) -> int | float | None:
+        if self.count == 0:
+            return None
+        return float(self.total) if self.floats else int(self.total)
+
+    def finalize(self) -> int | float | None:
+        return self.value()
+
+
 def _rewrite_functions(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.StrToDate | exp.StrToTime):
         fmt = node.args.get("format")
@@ -266,11 +326,22 @@ def _date_output_columns(tree: exp.Expression) -> set[str]:
             found |= DATE_COLUMNS
         elif isinstance(inner, exp.Column) and inner.name.lower() in DATE_COLUMNS:
             found.add(projection.alias_or_name.lower())
+        elif (
+            isinstance(inner, exp.Min | exp.Max)
+            and isinstance(inner.this, exp.Column)
+            and inner.this.name.lower() in DATE_COLUMNS
+        ):
+            # The earliest or latest of a date column is a date too (MIN(startdate) AS first).
+            found.add(projection.alias_or_name.lower())
     return found
 
 
 def _as_text(value: Any) -> str:
     if isinstance(value, float):
+        # 15 significant digits, the most a double holds exactly: a SUM of amounts prints 1000, not
+        # 999.9999999999999 (a real account computes in decimals).
+        if abs(value) < 1e15:
+            value = float(f"{value:.15g}")
         return str(int(value)) if value.is_integer() else repr(value)
     return str(value)
 

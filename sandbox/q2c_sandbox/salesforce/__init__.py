@@ -19,6 +19,11 @@ Deliberate differences from a real org, for anyone relying on the sandbox:
   LIMIT, OFFSET, ``COUNT()`` and ``COUNT(field)``. No GROUP BY/HAVING, other aggregates, semi-joins,
   TYPEOF, FIELDS(), WITH or FOR clauses (they answer MALFORMED_QUERY). Query locators live in memory and
   do not survive a restart.
+- Opportunity stages are fixed (``schema.toml``): Closed Won and Closed Lost close a deal, the rest are
+  open. ForecastCategoryName takes the stage's default on create and on every stage change (Closed Won
+  Closed, Closed Lost Omitted, an open stage Pipeline) unless the same write sets a category with an
+  open stage; a closed stage always forces its own. A real org reads the defaults from its
+  OpportunityStage records, which an administrator can change.
 - Writes: no triggers, validation rules, duplicate rules or sharing. Deleting an Opportunity deletes its
   line items, and deleting a Product2 or Pricebook2 its price book entries; other parent deletions neither
   cascade nor clear lookups (the children's queries show the parent as null). Deleted records stay deleted

@@ -28,8 +28,12 @@ from q2c_sandbox.salesforce.values import (
 INTEGRATION_USER_ID = "005000000000Q2CAAU"
 STANDARD_PRICEBOOK_ID = "01s000000000Q2CAAU"
 
-# Stage metadata (OpportunityStage in a real org): which stages close a deal, and which of those win it.
+# Stage metadata (OpportunityStage in a real org): which stages close a deal, and which of those win it,
+# and each stage's forecast category: Closed for a won deal, Omitted for a lost one, Pipeline for every
+# open stage.
 CLOSED_STAGES = {"Closed Won": True, "Closed Lost": False}
+CLOSED_FORECAST_CATEGORIES = {True: "Closed", False: "Omitted"}
+OPEN_FORECAST_CATEGORY = "Pipeline"
 
 
 def _integrity(field: str, problem: str) -> ApiError:
@@ -160,20 +164,33 @@ class RecordService:
 
     # ---- derived fields (Salesforce's built-in behaviour per object) ---------------------------------
 
-    def _derive(self, obj: ObjectDef, record: Record, old: Record | None) -> None:
+    def _derive(
+        self, obj: ObjectDef, record: Record, old: Record | None, written: frozenset[str] = frozenset()
+    ) -> None:
+        """``written``: the fields the write sets (a derived field the client also wrote may be kept)."""
         if {"FirstName", "LastName", "Name"} <= obj.fields.keys() and not obj.fields["Name"].updateable:
             record["Name"] = " ".join(p for p in (record.get("FirstName"), record.get("LastName")) if p)
         if obj.name == "Opportunity":
-            self._derive_opportunity(record, old)
+            self._derive_opportunity(record, old, written)
         elif obj.name == "PricebookEntry":
             self._derive_pricebook_entry(record, old)
         elif obj.name == "OpportunityLineItem":
             self._derive_line_item(record, old)
 
-    def _derive_opportunity(self, record: Record, old: Record | None) -> None:
+    def _derive_opportunity(self, record: Record, old: Record | None, written: frozenset[str]) -> None:
         stage = str(record.get("StageName") or "")
         record["IsClosed"] = stage in CLOSED_STAGES
         record["IsWon"] = CLOSED_STAGES.get(stage, False)
+        # ForecastCategoryName follows the stage as in a real org: a closed stage forces its category; on
+        # create and on a stage change an open stage gives Pipeline, unless the same write sets a category
+        # (a rep's Best Case or Commit), which is kept; without a stage change it stays as set.
+        if stage in CLOSED_STAGES:
+            record["ForecastCategoryName"] = CLOSED_FORECAST_CATEGORIES[CLOSED_STAGES[stage]]
+        else:
+            stage_changed = old is None or old.get("StageName") != stage
+            chosen = "ForecastCategoryName" in written and record.get("ForecastCategoryName")
+            if (stage_changed and not chosen) or not record.get("ForecastCategoryName"):
+                record["ForecastCategoryName"] = OPEN_FORECAST_CATEGORY
         if old is None:
             return
         lines = self._line_items(record["Id"])
@@ -320,7 +337,7 @@ class RecordService:
             record["OwnerId"] = ctx.user_id
         self._check_required(obj, record)
         record["Id"] = record_id or self._new_id(obj)
-        self._derive(obj, record, None)
+        self._derive(obj, record, None, frozenset(values))
         self._check_unique(obj, record)
         now = self._now()
         record.update(
@@ -365,7 +382,7 @@ class RecordService:
         record = dict(old)
         record.update(self._coerce(given))
         self._check_required(obj, record)
-        self._derive(obj, record, old)
+        self._derive(obj, record, old, frozenset(given))
         self._check_unique(obj, record)
         self._stamp(record, ctx)
         self.store.save(obj.name, record)
