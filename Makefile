@@ -1,4 +1,5 @@
-# Two commands set up a fresh machine (only Python >= 3.11, make and git assumed):
+# Two commands set up a fresh machine (only Python >= 3.11, make and git assumed, and for the browser
+# test Debian's apt-get, as root or with sudo, when Chromium is not installed yet):
 #   make demo   installs everything into .venv and runs the main job on the embedded default
 #   make test   installs everything into .venv and runs lint, type checks and the tests (CI runs this)
 
@@ -18,7 +19,19 @@ $(STAMP): pyproject.toml sandbox/pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The reconciliation report's browser test (Playwright) drives this Chromium; Playwright's own browser
+# download (`playwright install`) is never used. Elsewhere than Debian, install Chromium yourself and
+# point Q2C_CHROMIUM at it (the test reads the same variable).
+export Q2C_CHROMIUM ?= /usr/bin/chromium
+SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(Q2C_CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "No Chromium at $(Q2C_CHROMIUM) and no apt-get to install it: install Chromium and run make with Q2C_CHROMIUM=/path/to/chromium" >&2; exit 1; }
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+	@test -x $(Q2C_CHROMIUM) || { echo "apt-get installed chromium but $(Q2C_CHROMIUM) is not there: set Q2C_CHROMIUM to its path" >&2; exit 1; }
+
+setup: $(STAMP) $(Q2C_CHROMIUM)
 
 demo: setup
 	$(BIN)/q2c demo

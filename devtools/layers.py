@@ -28,6 +28,7 @@ PARTS = (
     "temporal_client",
     "workflows.names",  # ids, signal and queue names: shared by everything above
     "q2c.connectors",
+    "q2c.reports",  # report files rendered from domain models (jinja2); no I/O but writing them
     "q2c.store",
     "q2c.config",
     "q2c.domain",
