@@ -20,6 +20,7 @@ from activities.netsuite import NetSuiteActivities
 from activities.netsuite_accounts import NetSuiteAccountActivities
 from activities.netsuite_poller import NetSuitePollerActivities
 from activities.poller_state import PollerStateActivities
+from activities.reconciliation import NetSuiteReconciliationActivities, ReconciliationActivities
 from activities.salesforce import SalesforceActivities
 from activities.salesforce_accounts import SalesforceAccountActivities
 from activities.sync_state import SyncStateActivities
@@ -40,6 +41,7 @@ from workflows.catalog_sync import CatalogSync, InventorySync
 from workflows.customer_intake import NetSuiteCustomerIntake
 from workflows.netsuite_poll import NetSuitePoll
 from workflows.order_to_cash import OrderToCash
+from workflows.reconciliation import Reconcile, ReconcileMonthEnd
 from workflows.salesforce_poll import SalesforcePoll
 
 log = logging.getLogger("q2c.worker")
@@ -53,6 +55,8 @@ WORKFLOWS = [
     CatalogSync,
     InventorySync,
     Backfill,
+    Reconcile,
+    ReconcileMonthEnd,
 ]
 
 
@@ -111,6 +115,14 @@ def build_workers(
     sync_state = SyncStateActivities(store, steering)
     ns_backfill = NetSuiteBackfillActivities(netsuite, store)
     sf_backfill = SalesforceBackfillActivities(sf_client, store, steering, settings.data_dir / "backfill")
+    ns_reconcile = NetSuiteReconciliationActivities(netsuite, store)
+    reconcile = ReconciliationActivities(
+        sf_client,
+        store,
+        settings.reports_dir or settings.data_dir / "reports",
+        settings.reports_base_url,
+        default_currency=settings.reporting_currency,
+    )
     activities: list[Callable[..., Any]] = [
         salesforce.read_opportunity,
         salesforce.link_account_to_customer,
@@ -172,6 +184,12 @@ def build_workers(
         sf_backfill.write_salesforce,
         sf_backfill.finish,
         sf_backfill.counts,
+        ns_reconcile.read_actuals,
+        reconcile.read_bookings,
+        reconcile.read_referenced,
+        reconcile.compare,
+        reconcile.write_report,
+        reconcile.write_back,
     ]
     return [
         Worker(

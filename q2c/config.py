@@ -109,6 +109,15 @@ class Settings(BaseSettings):
     # daily allocation holds).
     backfill_bulk_threshold: int = Field(default=2000, ge=1)
     backfill_salesforce_api_budget: int | None = Field(default=None, ge=0)
+    # Bookings vs billings (q2c reconcile, the month-end schedule): totals in this currency, converted with
+    # NetSuite's consolidated exchange rates; a booking not billed this many days after it was won is an
+    # exception; the run's Salesforce API budget; where the reports go and the URL Salesforce links to
+    # (default: a file:// URL of the report under data_dir/reports).
+    reporting_currency: str = "USD"
+    reconcile_unbilled_after_days: int = Field(default=30, ge=0)
+    reconcile_salesforce_api_budget: int | None = Field(default=500, ge=1)
+    reports_dir: Path | None = None
+    reports_base_url: str | None = None
     inventory_sync_interval_seconds: float = Field(default=300.0, gt=0)
     inventory_full_sync_interval_seconds: float = Field(default=86400.0, gt=0)
 

@@ -47,22 +47,24 @@ def _cmd_webhook(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     from temporal_client.connect import connect_temporal, register_search_attributes
+    from temporal_client.reconciliation import MONTH_END_HOUR_UTC, ensure_reconcile_schedule
     from temporal_client.schedules import (
         ensure_catalog_schedules,
         ensure_poll_schedule,
         ensure_salesforce_poll_schedule,
     )
 
-    async def run() -> tuple[list[str], str, str, list[str]]:
+    async def run() -> tuple[list[str], str, str, list[str], str]:
         client = await connect_temporal(settings)
         added = await register_search_attributes(client, settings.temporal_namespace)
         netsuite = await ensure_poll_schedule(client, settings)
         # Off, the Salesforce poller's schedule is created paused (resume it in the web UI or set it on).
         salesforce = await ensure_salesforce_poll_schedule(client, settings, paused=not settings.account_sync)
         catalog = await ensure_catalog_schedules(client, settings)
-        return added, netsuite, salesforce, catalog
+        reconcile = await ensure_reconcile_schedule(client, settings)
+        return added, netsuite, salesforce, catalog, reconcile
 
-    added, schedule, salesforce, (catalog, inventory, full) = asyncio.run(run())
+    added, schedule, salesforce, (catalog, inventory, full), reconcile = asyncio.run(run())
     console.print(
         f"Search attributes added: {', '.join(added)}" if added else "Search attributes already registered."
     )
@@ -78,6 +80,10 @@ def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     )
     console.print(
         f"Full inventory sync schedule {full} (every {settings.inventory_full_sync_interval_seconds:g}s)."
+    )
+    console.print(
+        f"Bookings-vs-billings schedule {reconcile} (the 1st of each month, {MONTH_END_HOUR_UTC:02d}:00 UTC: "
+        "the month just ended, and the quarter when it closed one)."
     )
     return 0
 
@@ -467,6 +473,9 @@ def build_parser() -> argparse.ArgumentParser:
     from starter.backfill_cli import add_backfill_commands
 
     add_backfill_commands(sub)
+    from starter.reconcile_cli import add_reconcile_commands
+
+    add_reconcile_commands(sub)
     _add_dev_commands(sub)
     return parser
 

@@ -72,12 +72,12 @@ def salesforce_poll_schedule(settings: Settings) -> Schedule:
 
 async def ensure_poll_schedule(client: Client, settings: Settings, *, paused: bool = False) -> str:
     """Create the NetSuite poller's schedule, or bring an existing one up to date; returns what it did."""
-    return await _ensure(client, names.NETSUITE_POLL_SCHEDULE, poll_schedule(settings), paused)
+    return await ensure(client, names.NETSUITE_POLL_SCHEDULE, poll_schedule(settings), paused)
 
 
 async def ensure_salesforce_poll_schedule(client: Client, settings: Settings, *, paused: bool = False) -> str:
     """The same for the Salesforce (account and contact) poller."""
-    return await _ensure(client, names.SALESFORCE_POLL_SCHEDULE, salesforce_poll_schedule(settings), paused)
+    return await ensure(client, names.SALESFORCE_POLL_SCHEDULE, salesforce_poll_schedule(settings), paused)
 
 
 def sync_options(settings: Settings) -> SyncOptions:
@@ -114,13 +114,13 @@ async def ensure_catalog_schedules(client: Client, settings: Settings, *, paused
         settings.inventory_full_sync_interval_seconds,
     )
     return [
-        await _ensure(client, names.CATALOG_SCHEDULE, catalog, paused),
-        await _ensure(client, names.INVENTORY_SCHEDULE, inventory, paused),
-        await _ensure(client, names.INVENTORY_FULL_SCHEDULE, full, paused),
+        await ensure(client, names.CATALOG_SCHEDULE, catalog, paused),
+        await ensure(client, names.INVENTORY_SCHEDULE, inventory, paused),
+        await ensure(client, names.INVENTORY_FULL_SCHEDULE, full, paused),
     ]
 
 
-async def _ensure(client: Client, schedule_id: str, schedule: Schedule, paused: bool) -> str:
+async def ensure(client: Client, schedule_id: str, schedule: Schedule, paused: bool) -> str:
     schedule.state.paused = paused
     try:
         await client.create_schedule(schedule_id, schedule)

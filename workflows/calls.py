@@ -11,6 +11,7 @@ retries or at once when permanent, as ``NeedsAttention`` naming what went wrong;
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import FunctionType
@@ -93,6 +94,7 @@ def task_queue(activity: Callable[..., Any]) -> str:
     bound_to = getattr(activity, "__self__", None)
     if bound_to is not None:
         return cast(str, type(bound_to).task_queue)
-    method = cast(FunctionType, activity)
+    # A decorated method (functools.wraps) names its class in its module, not in the decorator's.
+    method = cast(FunctionType, inspect.unwrap(activity))
     owner = method.__globals__[method.__qualname__.rpartition(".")[0]]
     return cast(str, owner.task_queue)

@@ -112,3 +112,23 @@ def backfill_run_id(workflow_id: str) -> str:
     if not workflow_id.startswith(_BACKFILL_PREFIX) or workflow_id == _BACKFILL_PREFIX:
         raise ValueError(f"{workflow_id!r} is not a backfill workflow id (backfill:<run id>)")
     return workflow_id[len(_BACKFILL_PREFIX) :]
+
+
+# Bookings vs billings (workflows.reconciliation): reconcile:{period}, a month (2026-11) or a quarter
+# (2026-Q4); started by `q2c reconcile`, `temporal workflow start`, or the month-end schedule's
+# ReconcileMonthEnd (which starts the month just ended, and the quarter when it closed one).
+RECONCILE_WORKFLOW = "Reconcile"
+RECONCILE_MONTH_END_WORKFLOW = "ReconcileMonthEnd"
+RECONCILE_SCHEDULE = "reconcile-month-end"
+RECONCILE_MONTH_END_WORKFLOW_ID = "reconcile-month-end"
+_RECONCILE_PREFIX = "reconcile:"
+
+
+def reconcile_workflow_id(period: str) -> str:
+    return f"{_RECONCILE_PREFIX}{period}"
+
+
+def reconcile_period(workflow_id: str) -> str:
+    if not workflow_id.startswith(_RECONCILE_PREFIX) or workflow_id == _RECONCILE_PREFIX:
+        raise ValueError(f"{workflow_id!r} is not a reconciliation workflow id (reconcile:<period>)")
+    return workflow_id[len(_RECONCILE_PREFIX) :]
