@@ -122,6 +122,7 @@ def build_workers(
         settings.reports_dir or settings.data_dir / "reports",
         settings.reports_base_url,
         default_currency=settings.reporting_currency,
+        default_budget=settings.reconcile_salesforce_api_budget,
     )
     activities: list[Callable[..., Any]] = [
         salesforce.read_opportunity,

@@ -6,7 +6,6 @@ rerun of the period never counts twice."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from pathlib import Path
 from typing import ClassVar
 
@@ -70,12 +69,19 @@ class NetSuiteReconciliationActivities:
         opportunity_ids, order_ids = await asyncio.to_thread(self._store.booking_keys, request.period)
         with api_errors():
             progress("orders", len(opportunity_ids))
-            orders = await self._actuals.orders(period, opportunity_ids, order_ids)
+            orders = await self._actuals.orders(period, opportunity_ids, order_ids, request.as_of)
             progress("billing", len(orders))
-            actuals = await self._actuals.actuals(orders)
+            actuals = await self._actuals.actuals(orders, request.as_of)
             rates = await self._actuals.rates(period, request.reporting_currency)
-        unknown = await asyncio.to_thread(self._store.replace_actuals, request.period, actuals, rates)
-        return ActualsRead(orders=len(actuals), rates=len(rates), unknown_opportunities=len(unknown))
+        unknown, unnamed = await asyncio.to_thread(
+            self._store.replace_actuals, request.period, actuals, rates
+        )
+        return ActualsRead(
+            orders=len(actuals),
+            rates=len(rates),
+            unknown_opportunities=len(unknown),
+            unnamed_orders=len(unnamed),
+        )
 
 
 class ReconciliationActivities:
@@ -90,6 +96,7 @@ class ReconciliationActivities:
         reports_dir: Path,
         reports_base_url: str | None = None,
         default_currency: str = "USD",
+        default_budget: int | None = None,
     ) -> None:
         self._client = client
         self._salesforce = SalesforceBookings(client)
@@ -97,6 +104,7 @@ class ReconciliationActivities:
         self._reports_dir = reports_dir
         self._base_url = reports_base_url
         self._default_currency = default_currency
+        self._default_budget = default_budget
 
     @activity.defn(name="reconcile_read_bookings")
     @heartbeating
@@ -117,18 +125,29 @@ class ReconciliationActivities:
             open_opportunities=len(open_rows),
             api_used_at_start=at_start - 1 if at_start is not None else None,  # before the limits call
             api_used=_used(self._client),
+            default_reporting_currency=self._default_currency,
+            default_api_budget=self._default_budget,
         )
 
     @activity.defn(name="reconcile_read_referenced")
     @heartbeating
     async def read_referenced(self, request: ReadReferenced) -> ReferencedRead:
-        """What Salesforce has for the opportunities orders name that are not the period's bookings."""
+        """What Salesforce has for the opportunities orders name that are not the period's bookings, and
+        which opportunity names each order that names none."""
         ids = await asyncio.to_thread(self._store.unknown_opportunities, request.period)
+        orders = await asyncio.to_thread(self._store.unnamed_orders, request.period)
         with api_errors():
             found = await asyncio.to_thread(self._salesforce.opportunity_states, ids)
+            naming = await asyncio.to_thread(self._salesforce.opportunities_naming, orders)
         await asyncio.to_thread(self._store.put_referenced, request.period, found)
+        await asyncio.to_thread(self._store.put_naming, request.period, naming)
         missing = sum(1 for v in found.values() if v is None)
-        return ReferencedRead(found=len(found) - missing, missing=missing)
+        return ReferencedRead(
+            found=len(found) - missing,
+            missing=missing,
+            orders_named=sum(1 for v in naming.values() if v is not None),
+            api_used=_used(self._client),
+        )
 
     @activity.defn(name="reconcile_compare")
     @heartbeating
@@ -144,6 +163,7 @@ class ReconciliationActivities:
             period,
             as_of=request.as_of,
             referenced=self._store.referenced(request.period),
+            naming_orders=self._store.naming_orders(request.period),
             unbilled_after_days=request.unbilled_after_days,
         )
         try:
@@ -254,11 +274,3 @@ class ReconciliationActivities:
             failures=failures[:20],
             api_used=_used(self._client),
         )
-
-
-def reports_dir_default(data_dir: Path) -> Path:
-    return data_dir / "reports"
-
-
-def today(moment: dt.datetime) -> dt.date:
-    return moment.astimezone(dt.UTC).date()

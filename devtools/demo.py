@@ -9,6 +9,7 @@ happened. A second run finds everything it left and creates nothing twice.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import signal
 import sys
 import time
@@ -21,6 +22,7 @@ from rich.table import Table
 from devtools.demo_accounts import run_account_sync
 from devtools.demo_catalog import run_catalog
 from devtools.demo_lifecycle import run_lifecycle
+from devtools.demo_reconcile import run_reconciliation
 from devtools.processes import ChildExited, RestartPolicy, Supervisor, port_open, q2c_command, wait_for
 from devtools.temporal_server import dev_server_command
 from q2c.config import Settings
@@ -242,6 +244,8 @@ async def _close_deals(settings: Settings, setup: SandboxSetup, deal_timeout: fl
         try:
             await run_lifecycle(console, client, settings, statuses, sf_admin, ns_admin)
             await run_account_sync(console, client, settings, statuses, sf_admin, ns_admin)
+            today = dt.date.fromisoformat(ns_admin.get("/clock")["today"])
+            await run_reconciliation(console, client, settings, today)
         finally:
             await schedule_handle.unpause(note="q2c demo: scripted billing done")
         # From here on (--keep-running) edits in either sandbox sync on their own.

@@ -42,7 +42,7 @@ def describe_reconciliation(status: ReconcileStatus) -> str:
 
 def _cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     from temporal_client.connect import connect_temporal
-    from temporal_client.reconciliation import reconcile_request, start_reconciliation
+    from temporal_client.reconciliation import is_running, reconcile_request, set_budget, start_reconciliation
 
     try:
         request = reconcile_request(
@@ -59,6 +59,15 @@ def _cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> int:
         client = await connect_temporal(settings)
+        if await is_running(client, request.period):
+            # Joined, not started twice: that run's own input holds (only a budget can be changed).
+            console.print(
+                f"reconcile:{request.period} is already running: following it (its own as-of, currency and "
+                "days hold; `q2c reconcile-status` shows them)."
+            )
+            if args.budget is not None:
+                await set_budget(client, request.period, args.budget)
+                console.print(f"Its Salesforce API budget is now {args.budget}.")
         handle = await start_reconciliation(client, request)
         if args.detach:
             console.print(f"Started {handle.id}; `q2c reconcile-status {request.period}` shows it.")

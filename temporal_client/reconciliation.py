@@ -16,8 +16,10 @@ from temporalio.client import (
     WorkflowHandle,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError
 
 from q2c.config import Settings
+from q2c.domain.messages.backfill import SetBudget
 from q2c.domain.messages.reconciliation import ReconcileOptions, ReconcileRequest, ReconcileStatus
 from temporal_client.limits import activity_limits
 from temporal_client.schedules import ensure
@@ -60,6 +62,14 @@ async def start_reconciliation(
     )
 
 
+async def is_running(client: Client, period: str) -> bool:
+    try:
+        description = await handle(client, period).describe()
+    except RPCError:
+        return False  # never started
+    return description.status == WorkflowExecutionStatus.RUNNING
+
+
 def handle(client: Client, period: str) -> WorkflowHandle[object, ReconcileStatus]:
     return client.get_workflow_handle(names.reconcile_workflow_id(period), result_type=ReconcileStatus)
 
@@ -75,6 +85,10 @@ async def reconciliation_status(client: Client, period: str) -> tuple[ReconcileS
             f"reconciliation {period} is {description.status.name.lower() if description.status else 'gone'}"
         )
     return await h.query(names.STATUS_QUERY, result_type=ReconcileStatus), False
+
+
+async def set_budget(client: Client, period: str, budget: int | None) -> None:
+    await handle(client, period).signal(names.SET_BUDGET_SIGNAL, SetBudget(salesforce_api_budget=budget))
 
 
 async def retry(client: Client, period: str) -> None:

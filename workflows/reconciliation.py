@@ -8,7 +8,6 @@ the period before: a rerun of a period (a new run of the same workflow id) repla
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -44,12 +43,14 @@ with workflow.unsafe.imports_passed_through():
         WriteBack,
         WriteReport,
     )
-    from q2c.domain.reconciliation import periods_ended_before, summary_text
+    from q2c.domain.reconciliation import month_end_periods, summary_text
     from workflows import names
     from workflows.calls import ActivityCalls
 
 STEP_TIMEOUT_SECONDS = 900.0  # 5,000 opportunities read, or written by a Bulk API job, take minutes
-WRITE_OVERHEAD_CALLS = 3  # the query of earlier marks, the Reconciliation__c upsert and its id
+WRITE_OVERHEAD_CALLS = 2  # the Reconciliation__c upsert and the query of its id
+MARKS_PAGE = 2000  # the query of earlier marks: a call per page
+MAX_LOOKS = 100  # parked looks per run before continue-as-new
 A = TypeVar("A")
 R = TypeVar("R")
 
@@ -77,7 +78,7 @@ class Reconcile:
     """
 
     @workflow.init
-    def __init__(self, request: dict[str, Any]) -> None:
+    def __init__(self, request: dict[str, Any] | None = None) -> None:
         # Checked here, so a wrong input fails the run at once, naming the problem, rather than retrying a
         # workflow task forever.
         self._invalid: str | None = None
@@ -87,9 +88,9 @@ class Reconcile:
             data = dict(request or {})
             data.setdefault("period", from_id)
             self._request = ReconcileRequest.model_validate(data)
-            if self._request.period != from_id.upper():
+            if workflow_id != names.reconcile_workflow_id(self._request.period):
                 raise ValueError(
-                    f"the input's period {self._request.period} is not the workflow id's ({workflow_id})"
+                    f"the workflow id {workflow_id} is not reconcile:{self._request.period}, the input's period"
                 )
         except (ValidationError, ValueError) as exc:
             self._invalid = str(exc)
@@ -99,6 +100,8 @@ class Reconcile:
         )
         self._retry = False
         self._used_at_start: int | None = None
+        self._looks = 0  # parked looks in this run: past MAX_LOOKS it continues as new
+        self._as_of: dt.date | None = None
 
     @workflow.signal(name=names.RETRY_SIGNAL)
     def retry(self) -> None:
@@ -113,7 +116,7 @@ class Reconcile:
         return self._s
 
     @workflow.run
-    async def run(self, request: dict[str, Any]) -> ReconcileStatus:
+    async def run(self, request: dict[str, Any] | None = None) -> ReconcileStatus:
         if self._invalid is not None:
             raise ApplicationError(
                 f"reconciliation input refused: {self._invalid}",
@@ -121,28 +124,33 @@ class Reconcile:
                 non_retryable=True,
             )
         r, s = self._request, self._s
-        as_of = r.as_of or workflow.now().date()
-        currency = r.reporting_currency or "USD"
+        as_of = self._as_of = r.as_of or workflow.now().date()
         self._stage(ReconcileStage.READING_SALESFORCE)
         read = await self._step(
             ReconciliationActivities.read_bookings, ReadBookings(period=r.period), f"Read bookings {r.period}"
         )
         s.bookings, self._used_at_start = read.bookings, read.api_used_at_start
         self._note_api(read.api_used)
+        # An input without them (a schedule's, or `temporal workflow start`'s): the worker's settings.
+        currency = r.reporting_currency or read.default_reporting_currency
+        if r.salesforce_api_budget is None and s.salesforce_api_budget is None:
+            s.salesforce_api_budget = read.default_api_budget
         while True:
             self._stage(ReconcileStage.READING_NETSUITE)
             actuals = await self._step(
                 NetSuiteReconciliationActivities.read_actuals,
-                ReadActuals(period=r.period, reporting_currency=currency),
+                ReadActuals(period=r.period, reporting_currency=currency, as_of=as_of),
                 f"Read NetSuite actuals {r.period}",
             )
             s.orders = actuals.orders
-            if actuals.unknown_opportunities:
-                await self._step(
+            if actuals.unknown_opportunities or actuals.unnamed_orders:
+                looked_up = await self._step(
                     ReconciliationActivities.read_referenced,
                     ReadReferenced(period=r.period),
-                    f"Look up {actuals.unknown_opportunities} opportunities orders name",
+                    f"Look up the opportunities of {actuals.unknown_opportunities + actuals.unnamed_orders} "
+                    "orders no booking explains",
                 )
+                self._note_api(looked_up.api_used)
             self._stage(ReconcileStage.COMPARING)
             try:
                 compared = await self._calls()(
@@ -157,13 +165,15 @@ class Reconcile:
                 )
                 break
             except ActivityError as failure:
-                cause = failure.cause
-                if is_cancelled_exception(failure) or not (
-                    isinstance(cause, ApplicationError) and cause.type == MISSING_RATE
-                ):
+                if is_cancelled_exception(failure):
                     raise
-                # No rate: park until someone enters it (retry) or the next look; then read NetSuite again.
-                await self._park(cause.message)
+                # No rate (or another failure for good): park until someone fixes it (retry) or the next
+                # look; then read NetSuite again, since a rate entered meanwhile is there.
+                cause = failure.cause
+                if isinstance(cause, ApplicationError) and cause.type == MISSING_RATE:
+                    await self._park(cause.message, as_of)
+                else:
+                    await self._park(f"Compare {r.period} failed: {cause or failure}", as_of)
         s.summary = compared.summary
         await self._within_budget(compared.opportunities_to_write)
         self._stage(ReconcileStage.WRITING_REPORT)
@@ -202,10 +212,18 @@ class Reconcile:
                 if is_cancelled_exception(failure):
                     raise
                 stage = self._s.stage
-                await self._park(f"{summary} failed: {failure.cause or failure}")
+                await self._park(f"{summary} failed: {failure.cause or failure}", self._as_of)
                 self._stage(stage)
 
-    async def _park(self, problem: str) -> None:
+    async def _park(self, problem: str, as_of: dt.date | None) -> None:
+        """Wait in needs_attention for ``retry`` or the next look. A run parked for weeks would grow its
+        history by some 30 events a look: past MAX_LOOKS it continues as new (the same input, the same
+        day judged), starting over from the reads, which replace what they wrote."""
+        self._looks += 1
+        if self._looks > MAX_LOOKS or workflow.info().is_continue_as_new_suggested():
+            workflow.continue_as_new(
+                self._request.model_copy(update={"as_of": as_of}).model_dump(mode="json")
+            )
         s = self._s
         s.problem = problem + " — fix it, then signal retry (q2c reconcile-retry PERIOD)"
         self._stage(ReconcileStage.NEEDS_ATTENTION)
@@ -226,6 +244,8 @@ class Reconcile:
                 opportunities, batch=max(1, opportunities), threshold=self._request.options.bulk_threshold
             )
             + WRITE_OVERHEAD_CALLS
+            + 1
+            + opportunities // MARKS_PAGE
         )
 
         def refusal() -> str | None:
@@ -277,29 +297,28 @@ class Reconcile:
 
 @workflow.defn(name=names.RECONCILE_MONTH_END_WORKFLOW)
 class ReconcileMonthEnd:
-    """What the month-end schedule starts: the month that just ended and, when it closed a quarter, the
-    quarter, each its own ``reconcile:{period}`` (a run already going for one is left to finish)."""
+    """What the month-end schedule starts (``q2c.domain.reconciliation.month_end_periods``): the month
+    before last again (its deals have now been won a month: unbilled ones show), the month that just
+    ended, and the quarter when that month closed one; one after the other, each its own
+    ``reconcile:{period}``, so an opportunity's fields end up saying the latest (a run already going for
+    a period is left to finish)."""
 
     @workflow.run
-    async def run(self, request: dict[str, Any]) -> list[str]:
+    async def run(self, request: dict[str, Any] | None = None) -> list[str]:
         today = workflow.now().date()
         started: list[str] = []
-        handles = []
-        for period in periods_ended_before(today):
+        for period in month_end_periods(today):
             workflow_id = names.reconcile_workflow_id(period.label)
             try:
-                handles.append(
-                    await workflow.start_child_workflow(
-                        Reconcile.run,
-                        {**(request or {}), "period": period.label},
-                        id=workflow_id,
-                        task_queue=names.TASK_QUEUE,
-                        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                        parent_close_policy=ParentClosePolicy.ABANDON,
-                    )
+                await workflow.execute_child_workflow(
+                    Reconcile.run,
+                    {**(request or {}), "period": period.label},
+                    id=workflow_id,
+                    task_queue=names.TASK_QUEUE,
+                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                    parent_close_policy=ParentClosePolicy.ABANDON,
                 )
                 started.append(workflow_id)
             except WorkflowAlreadyStartedError:
                 started.append(f"{workflow_id} (already running)")
-        await asyncio.gather(*handles)
         return started

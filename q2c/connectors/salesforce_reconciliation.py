@@ -84,6 +84,16 @@ def booking(row: dict[str, Any], default_currency: str) -> Booking:
     )
 
 
+def _state(r: dict[str, Any]) -> OpportunityState:
+    return OpportunityState(
+        opportunity_id=r["Id"],
+        name=r.get("Name") or r["Id"],
+        stage=r.get("StageName") or "",
+        is_won=bool(r.get("IsWon")),
+        close_date=dt.date.fromisoformat(r["CloseDate"]) if r.get("CloseDate") else None,
+    )
+
+
 def opportunity_fields(row: Row, period: str, run_at: dt.datetime) -> dict[str, Any]:
     """What an opportunity's reconciliation fields say after a run."""
     assert row.opportunity_id is not None
@@ -95,9 +105,13 @@ def opportunity_fields(row: Row, period: str, run_at: dt.datetime) -> dict[str, 
         "Reconciliation_Status__c": row.status.value,
         PERIOD_FIELD: period,
         "Reconciliation_Reasons__c": reasons or None,
-        "Order_Variance__c": float(row.order_variance),
-        "Billing_Variance__c": float(row.billing_variance),
-        "Recognized_Revenue__c": float(row.recognised) if row.recognised is not None else None,
+        # An order in another currency than the deal: its amounts do not subtract from the deal's (the
+        # reasons say what each is), and the opportunity's currency fields would misstate them.
+        "Order_Variance__c": None if row.order_currency else float(row.order_variance),
+        "Billing_Variance__c": None if row.order_currency else float(row.billing_variance),
+        "Recognized_Revenue__c": None
+        if row.recognised is None or row.order_currency
+        else float(row.recognised),
         "Reconciled_At__c": run_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
     }
 
@@ -142,7 +156,24 @@ class SalesforceBookings:
 
     def bookings(self, period: Period, default_currency: str) -> list[Booking]:
         soql = BOOKINGS_SOQL.format(start=period.start.isoformat(), end=period.end.isoformat())
-        return [booking(r, default_currency) for r in self._client.query_all(soql)]
+        rows = self._client.query_all(soql)
+        for row in rows:
+            self._all_lines(row)
+        return [booking(r, default_currency) for r in rows]
+
+    def _all_lines(self, row: dict[str, Any]) -> None:
+        """A real org returns a child relationship's first batch (about 200 records) with the parent and a
+        nextRecordsUrl for the rest: fetch it, so no deal's lines are cut short."""
+        lines = row.get("OpportunityLineItems")
+        while isinstance(lines, dict) and not lines.get("done", True) and lines.get("nextRecordsUrl"):
+            url = str(lines["nextRecordsUrl"])
+
+            def more_of(sf: Any, url: str = url) -> dict[str, Any]:
+                return dict(sf.query_more(url, identifier_is_url=True))
+
+            more = self._client.call("query of opportunity lines", more_of)
+            lines["records"] = [*(lines.get("records") or []), *(more.get("records") or [])]
+            lines["done"], lines["nextRecordsUrl"] = more.get("done", True), more.get("nextRecordsUrl")
 
     def open_pipeline(self, period: Period) -> list[tuple[str | None, str, Decimal | None]]:
         soql = PIPELINE_SOQL.format(start=period.start.isoformat(), end=period.end.isoformat())
@@ -164,14 +195,22 @@ class SalesforceBookings:
                 "SELECT Id, Name, StageName, IsWon, CloseDate FROM Opportunity WHERE Id IN {}", chunk
             )
             for r in self._client.query_all(soql):
-                key = by_prefix.get(str(r["Id"])[:15], r["Id"])
-                found[key] = OpportunityState(
-                    opportunity_id=r["Id"],
-                    name=r.get("Name") or r["Id"],
-                    stage=r.get("StageName") or "",
-                    is_won=bool(r.get("IsWon")),
-                    close_date=dt.date.fromisoformat(r["CloseDate"]) if r.get("CloseDate") else None,
-                )
+                found[by_prefix.get(str(r["Id"])[:15], r["Id"])] = _state(r)
+        return found
+
+    def opportunities_naming(self, order_ids: Sequence[str]) -> dict[str, OpportunityState | None]:
+        """For NetSuite orders that name no opportunity: the opportunity whose NetSuite_Sales_Order_ID__c
+        names each (None: none does)."""
+        found: dict[str, OpportunityState | None] = {i: None for i in order_ids}
+        for start in range(0, len(order_ids), _ID_CHUNK):
+            chunk = list(order_ids[start : start + _ID_CHUNK])
+            soql = format_soql(
+                "SELECT Id, Name, StageName, IsWon, CloseDate, NetSuite_Sales_Order_ID__c FROM Opportunity "
+                "WHERE NetSuite_Sales_Order_ID__c IN {}",
+                chunk,
+            )
+            for r in self._client.query_all(soql):
+                found[str(r["NetSuite_Sales_Order_ID__c"])] = _state(r)
         return found
 
     def marked(self, period: str) -> list[str]:

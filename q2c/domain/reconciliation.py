@@ -116,6 +116,14 @@ def periods_ended_before(today: dt.date) -> list[Period]:
     return periods
 
 
+def month_end_periods(today: dt.date) -> list[Period]:
+    """What the month-end run reconciles, in order: the month before last again (a month on, its deals'
+    ages pass the usual unbilled window, so what was not billed shows), then the month just ended and
+    its quarter when it closed one."""
+    just_ended = month_ended_before(today)
+    return [month_ended_before(just_ended.start), *periods_ended_before(today)]
+
+
 # -- what the two systems say ----------------------------------------------------------------------
 
 
@@ -423,6 +431,7 @@ def reconcile(
     *,
     as_of: dt.date,
     referenced: dict[str, OpportunityState | None] | None = None,
+    naming_orders: dict[str, OpportunityState] | None = None,
     unbilled_after_days: int = DEFAULT_UNBILLED_AFTER_DAYS,
 ) -> list[Row]:
     """One row per booking and per order of the period that no won opportunity of any period explains.
@@ -430,12 +439,17 @@ def reconcile(
     ``actuals`` are the orders of the period's bookings and the orders dated in the period;
     ``referenced`` says, for each opportunity id such an order names that is not a booking, what
     Salesforce has (None: no such opportunity). An order of an opportunity won in another period belongs
-    to that period's reconciliation and is not a row here.
+    to that period's reconciliation and is not a row here. ``naming_orders``: for orders with no
+    opportunity id, the opportunity whose NetSuite_Sales_Order_ID__c names the order, where one does.
+    A cancelled order is no order.
     """
     referenced = referenced or {}
+    naming_orders = naming_orders or {}
     by_opportunity: dict[str, Actual] = {}
     by_id: dict[str, Actual] = {}
     for a in actuals:
+        if a.status == "Cancelled":
+            continue
         by_id[a.sales_order_id] = a
         if a.opportunity_id:
             # Two orders naming one opportunity: the first by id is the order, the other one is unexplained.
@@ -443,9 +457,18 @@ def reconcile(
     rows: list[Row] = []
     used: set[str] = set()
     for b in sorted(bookings, key=lambda b: (b.close_date, b.opportunity_id)):
-        actual = by_opportunity.get(b.opportunity_id) or (
-            by_id.get(b.sales_order_id) if b.sales_order_id else None
-        )
+        actual = by_opportunity.get(b.opportunity_id)
+        if actual is not None and actual.sales_order_id in used:
+            actual = None
+        if actual is None and b.sales_order_id:
+            # The order the opportunity names: only when no other booking's and naming no other opportunity.
+            named = by_id.get(b.sales_order_id)
+            if (
+                named is not None
+                and named.sales_order_id not in used
+                and named.opportunity_id in (None, b.opportunity_id)
+            ):
+                actual = named
         if actual is not None:
             used.add(actual.sales_order_id)
         rows.append(
@@ -470,12 +493,14 @@ def reconcile(
     for a in sorted(
         by_id.values(), key=lambda a: (a.date, int(a.sales_order_id) if a.sales_order_id.isdigit() else 0)
     ):
-        if a.sales_order_id in used or not (period.start <= a.date <= period.end) or a.status == "Cancelled":
+        if a.sales_order_id in used or not (period.start <= a.date <= period.end):
             continue
-        state = referenced.get(a.opportunity_id) if a.opportunity_id else None
-        if a.opportunity_id and state is not None and state.is_won:
+        state = referenced.get(a.opportunity_id) if a.opportunity_id else naming_orders.get(a.sales_order_id)
+        if state is not None and state.is_won:
             continue  # won in another period: reconciled there
-        if not a.opportunity_id:
+        if not a.opportunity_id and state is not None:
+            why = f"is named by opportunity {state.opportunity_id} ({state.name}), which is {state.stage}, not won"
+        elif not a.opportunity_id:
             why = "names no opportunity"
         elif a.opportunity_id in referenced and state is None:
             why = f"names opportunity {a.opportunity_id}, which Salesforce does not have"
@@ -668,6 +693,10 @@ def pipeline_buckets(
     ]
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def summary_text(summary: Summary) -> str:
     """What ``q2c reconcile`` prints and the web UI's details show."""
     cur = summary.reporting_currency
@@ -675,8 +704,9 @@ def summary_text(summary: Summary) -> str:
     lines = [
         f"Bookings vs billings {summary.period} ({summary.start.isoformat()} to {summary.end.isoformat()}), "
         f"as of {summary.as_of.isoformat()}",
-        f"{summary.opportunities} won opportunities, {summary.orders_without_opportunity} orders without one; "
-        f"{summary.exceptions} exceptions",
+        f"{_count(summary.opportunities, 'won opportunity', 'won opportunities')}, "
+        f"{_count(summary.orders_without_opportunity, 'order', 'orders')} without one; "
+        f"{_count(summary.exceptions, 'exception', 'exceptions')}",
         f"In {cur}: booked {_fmt(t.booked)}  ordered {_fmt(t.ordered)}  billed {_fmt(t.billed)} "
         f"(credited {_fmt(t.credited)})  collected {_fmt(t.collected)}  recognised {_fmt(t.recognised)}",
     ]

@@ -63,6 +63,18 @@ class ReconReferenced(SQLModel, table=True):
     looked_up: bool = False
 
 
+class ReconNamedOrder(SQLModel, table=True):
+    """A sales order of the period with no opportunity id that no booking names: the opportunity whose
+    NetSuite_Sales_Order_ID__c names it, if any (looked up in Salesforce)."""
+
+    __tablename__ = "recon_named_order"
+
+    period: str = Field(primary_key=True)
+    sales_order_id: str = Field(primary_key=True)
+    record: str | None = None  # OpportunityState as JSON; None: no opportunity names it
+    looked_up: bool = False
+
+
 class ReconRow(SQLModel, table=True):
     __tablename__ = "recon_row"
 
@@ -134,17 +146,24 @@ class ReconciliationStore:
             return [PipelineBucket.model_validate(p) for p in json.loads(run.pipeline)] if run else []
 
     # -- actuals (NetSuite) ----------------------------------------------------------------------
-    def replace_actuals(self, period: str, actuals: Iterable[Actual], rates: list[ExchangeRate]) -> list[str]:
-        """Store the orders and rates; returns the opportunity ids orders name that are not bookings."""
+    def replace_actuals(
+        self, period: str, actuals: Iterable[Actual], rates: list[ExchangeRate]
+    ) -> tuple[list[str], list[str]]:
+        """Store the orders and rates; returns the opportunity ids orders name that are not bookings, and
+        the orders that name no opportunity and that no booking names (to look up in Salesforce next)."""
         with Session(self.engine) as session:
-            session.execute(delete(ReconActual).where(col(ReconActual.period) == period))
-            session.execute(delete(ReconReferenced).where(col(ReconReferenced.period) == period))
-            booked = set(
-                session.exec(
-                    select(ReconBooking.opportunity_id).where(col(ReconBooking.period) == period)
+            for table in (ReconActual, ReconReferenced, ReconNamedOrder):
+                session.execute(delete(table).where(col(table.period) == period))
+            bookings = [
+                Booking.model_validate_json(r)
+                for r in session.exec(
+                    select(ReconBooking.record).where(col(ReconBooking.period) == period)
                 ).all()
-            )
+            ]
+            booked = {b.opportunity_id for b in bookings}
+            named_by_bookings = {b.sales_order_id for b in bookings if b.sales_order_id}
             unknown: set[str] = set()
+            orphans: set[str] = set()
             for a in actuals:
                 session.add(
                     ReconActual(
@@ -156,14 +175,18 @@ class ReconciliationStore:
                 )
                 if a.opportunity_id and a.opportunity_id not in booked:
                     unknown.add(a.opportunity_id)
+                elif not a.opportunity_id and a.sales_order_id not in named_by_bookings:
+                    orphans.add(a.sales_order_id)
             for opportunity_id in unknown:
                 session.add(ReconReferenced(period=period, opportunity_id=opportunity_id))
+            for order_id in orphans:
+                session.add(ReconNamedOrder(period=period, sales_order_id=order_id))
             run = self._run(session, period)
             run.rates = json.dumps([r.model_dump(mode="json") for r in rates])
             run.updated_at = _now()
             session.add(run)
             session.commit()
-        return sorted(unknown)
+        return sorted(unknown), sorted(orphans, key=lambda i: (len(i), i))
 
     def actuals(self, period: str) -> Iterator[Actual]:
         for record in self._records(ReconActual, period, ReconActual.sales_order_id):
@@ -183,6 +206,38 @@ class ReconciliationStore:
                     .order_by(col(ReconReferenced.opportunity_id))
                 ).all()
             )
+
+    def unnamed_orders(self, period: str) -> list[str]:
+        with Session(self.engine) as session:
+            return list(
+                session.exec(
+                    select(ReconNamedOrder.sales_order_id)
+                    .where(col(ReconNamedOrder.period) == period)
+                    .order_by(col(ReconNamedOrder.sales_order_id))
+                ).all()
+            )
+
+    def put_naming(self, period: str, found: dict[str, OpportunityState | None]) -> None:
+        with Session(self.engine) as session:
+            for order_id, state in found.items():
+                row = session.get(ReconNamedOrder, (period, order_id)) or ReconNamedOrder(
+                    period=period, sales_order_id=order_id
+                )
+                row.record = state.model_dump_json() if state else None
+                row.looked_up = True
+                session.add(row)
+            session.commit()
+
+    def naming_orders(self, period: str) -> dict[str, OpportunityState]:
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(ReconNamedOrder).where(
+                    col(ReconNamedOrder.period) == period, col(ReconNamedOrder.looked_up)
+                )
+            ).all()
+            return {
+                r.sales_order_id: OpportunityState.model_validate_json(r.record) for r in rows if r.record
+            }
 
     def put_referenced(self, period: str, found: dict[str, OpportunityState | None]) -> None:
         with Session(self.engine) as session:

@@ -147,15 +147,19 @@ def _drift(month_index: int) -> Decimal:
     return Decimal((month_index * 7) % 11 - 5) / 1000
 
 
-def exchange_rates(today: dt.date) -> list[dict[str, Any]]:
+def exchange_rates(today: dt.date, *, since: dt.date | None = None) -> list[dict[str, Any]]:
     """NetSuite consolidatedExchangeRate records: each non-base currency to US dollars for every posting
     period (month) from RATE_MONTHS_BEFORE months before ``today``'s month through RATE_MONTHS_AFTER after
     it (months the sandbox has no period for are left out). The average rate is the currency's
     exchangeRate moved by ``_drift`` of the month, the current (period-end) rate by that of the next month,
-    and the historical rate is the exchangeRate itself."""
+    and the historical rate is the exchangeRate itself. ``since``: from that day's month at the latest (the
+    demo deals' close month, so the demo's reconciliation has its rates whenever it runs)."""
     rates = []
     this_month = today.year * 12 + today.month - 1
-    for index in range(this_month - RATE_MONTHS_BEFORE, this_month + RATE_MONTHS_AFTER + 1):
+    first = this_month - RATE_MONTHS_BEFORE
+    if since is not None:
+        first = min(first, since.year * 12 + since.month - 1)
+    for index in range(first, this_month + RATE_MONTHS_AFTER + 1):
         year, month = divmod(index, 12)
         period = period_id(year, month=month + 1)
         if period is None:
@@ -194,7 +198,7 @@ def seed_demo(salesforce: SandboxAdmin, netsuite: SandboxAdmin) -> SeedResult:
         {
             "currency": CURRENCIES,
             "subsidiary": SUBSIDIARIES,
-            "consolidatedExchangeRate": exchange_rates(today),
+            "consolidatedExchangeRate": exchange_rates(today, since=dt.date.fromisoformat(CLOSE_DATE)),
             "location": [{"name": name, "subsidiary": {"id": sub}} for name, sub in LOCATIONS],
             **{
                 kind: [

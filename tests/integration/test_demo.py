@@ -97,6 +97,11 @@ def test_demo_creates_the_orders_once_and_finds_them_on_the_second_run(demo_env:
     assert re.search(r"Phone of customer \d+ in NetSuite: \+1 415 555 0199", first)
     writes = re.search(r"writes\s+Salesforce (\d+) / NetSuite (\d+)", first)
     assert writes
+    # Bookings vs billings of the deals' month: the parked deal is the one exception; the report is written.
+    assert "Bookings vs billings 2026-11 (2026-11-01 to 2026-11-30)" in first
+    assert "6 won opportunities, 0 orders without one; 1 exception" in first
+    assert re.search(r"\n\s+1  won_no_order ", first) and re.search(r"\n\s+0  unbilled ", first)
+    assert re.search(r"Report: \S+/reports/reconciliation-2026-11\.html", first)
     assert not any(port_open("127.0.0.1", port) for port in _ports(demo_env))  # every child stopped
 
     second = _run_demo(demo_env)
@@ -111,6 +116,8 @@ def test_demo_creates_the_orders_once_and_finds_them_on_the_second_run(demo_env:
     assert "Moved 0 deals to Closed Won (6 were already won)" in second
     assert "NetSuite sales orders: 5 before this run, 5 after (0 created)." in second
     assert _orders(second) == orders
+    # The rerun of the reconciliation replaces its results: the same summary.
+    assert "6 won opportunities, 0 orders without one; 1 exception" in second
     assert "The orders were billed on an earlier run" in second
     assert second.count("Task for the account owner") == 1  # the hold was not raised twice
     assert f"Salesforce account {born.group(1)}" in second  # the same account, not a second one

@@ -37,6 +37,7 @@ from q2c_sandbox.seed import CURRENCIES, SUBSIDIARIES
 from temporal_client.reconciliation import handle, retry, start_reconciliation
 from tests.conftest import q2c_test_settings, until
 from tests.integration.test_backfill import stop_other_modules_workflows
+from tests.replay.recording import record_history
 from workflows import names
 
 TODAY = dt.date(2026, 12, 15)
@@ -177,6 +178,7 @@ def deal(
     stage: str = "Closed Won",
     lines: list[tuple[str, float]] | None = None,
     forecast: str | None = None,
+    **fields: Any,
 ) -> str:
     """An opportunity (with product lines when given: (code, quantity) at list price)."""
     record: dict[str, Any] = {
@@ -190,6 +192,7 @@ def deal(
     }
     if forecast:
         record["ForecastCategoryName"] = forecast
+    record.update(fields)
     [opportunity_id] = w.sf.load({"Opportunity": [record]})["Opportunity"]
     if lines:
         w.sf.load(
@@ -339,6 +342,13 @@ def build_scenario(w: World) -> Scenario:
     ids["september"] = deal(w, "September deal", "2026-09-28", 400)
     so = order(w, ids["september"], "2026-10-02", [("GOODS", 1, 400)])
     pay(w, invoice(w, so, "2026-10-03", 400), 400)
+    # The same, for an order keyed in by hand in NetSuite (no externalId) that the deal's
+    # NetSuite_Sales_Order_ID__c names: also September's.
+    so = order(w, None, "2026-10-04", [("GOODS", 1, 300)])
+    pay(w, invoice(w, so, "2026-10-05", 300), 300)
+    ids["september_named"] = deal(
+        w, "September, ordered by hand", "2026-09-27", 300, NetSuite_Sales_Order_ID__c=so
+    )
     # Open pipeline closing in October.
     deal(w, "Open commit", "2026-10-30", 5000, stage="Negotiation/Review", forecast="Commit")
     deal(w, "Open pipeline", "2026-10-29", 3000, stage="Prospecting")
@@ -380,6 +390,7 @@ async def test_each_reason_once_with_its_amounts_a_missing_rate_parks_and_a_reru
     add_rate(w, "Oct 2026", EUR_RATE)
     await retry(client, PERIOD)
     first = await h.result()
+    await record_history(client, names.reconcile_workflow_id(PERIOD), "reconcile_missing_rate_then_retried")
     assert first.stage is ReconcileStage.DONE and first.summary is not None
     summary = first.summary
 
@@ -491,9 +502,9 @@ async def test_a_clean_period_started_from_the_temporal_cli_reports_no_exception
     )
     status = await handle(client, CLEAN_PERIOD).result()
     assert status.summary is not None
-    assert status.summary.exceptions == 0 and status.summary.opportunities == 1
+    assert status.summary.exceptions == 0 and status.summary.opportunities == 2
     assert set(status.summary.by_reason.values()) == {0}
-    assert status.summary.total.billed == D("400.00") and status.summary.total.collected == D("400.00")
+    assert status.summary.total.billed == D("700.00") and status.summary.total.collected == D("700.00")
     html = await asyncio.to_thread(Path(status.report_html or "").read_text)
     assert "2026-09" in html
 

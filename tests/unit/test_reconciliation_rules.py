@@ -21,6 +21,7 @@ from q2c.domain.reconciliation import (
     Period,
     Reason,
     Row,
+    month_end_periods,
     periods_ended_before,
     pipeline_buckets,
     reconcile,
@@ -89,6 +90,9 @@ def test_the_month_end_schedule_reconciles_the_month_just_ended_and_a_closed_qua
     assert [p.label for p in periods_ended_before(dt.date(2026, 12, 1))] == ["2026-11"]
     assert [p.label for p in periods_ended_before(dt.date(2027, 1, 1))] == ["2026-12", "2026-Q4"]
     assert [p.label for p in periods_ended_before(dt.date(2026, 4, 15))] == ["2026-03", "2026-Q1"]
+    # The month before last again first (its deals now a month old), then the month, then its quarter.
+    assert [p.label for p in month_end_periods(dt.date(2027, 1, 1))] == ["2026-11", "2026-12", "2026-Q4"]
+    assert [p.label for p in month_end_periods(dt.date(2026, 3, 1))] == ["2026-01", "2026-02"]
 
 
 def test_a_booking_its_order_billed_and_paid_in_full_is_reconciled() -> None:
@@ -273,3 +277,46 @@ def test_an_order_in_another_currency_is_totalled_in_its_own_currency() -> None:
     assert (by["EUR"].booked, by["EUR"].ordered) == (D("800.00"), D("0.00"))
     assert (by["USD"].booked, by["USD"].ordered, by["USD"].billed) == (D("0.00"), D("900.00"), D("900.00"))
     assert (summary.total.booked, summary.total.ordered) == (D("880.00"), D("900.00"))
+
+
+def test_an_order_pairs_with_one_booking_only_and_a_cancelled_order_is_no_order() -> None:
+    # B's order names B; A's opportunity field names the same order: B keeps it, A has none.
+    a = booking("A", "1000").model_copy(update={"sales_order_id": "2"})
+    rows = reconcile([a, booking("B", "1000", day=6)], [actual("2", "B", "1000")], NOV, as_of=AS_OF)
+    assert reasons(only(rows, "A")) == [Reason.WON_NO_ORDER] and only(rows, "B").findings == []
+    # An order naming no opportunity pairs with the booking whose field names it, once.
+    c = booking("C", "500").model_copy(update={"sales_order_id": "3"})
+    [row] = reconcile([c], [actual("3", None, "500")], NOV, as_of=AS_OF)
+    assert row.sales_order_id == "3" and row.findings == []
+    [cancelled] = reconcile(
+        [booking("D", "400")], [actual("4", "D", "400", status="Cancelled")], NOV, as_of=AS_OF
+    )
+    assert reasons(cancelled) == [Reason.WON_NO_ORDER]
+
+
+def test_an_order_an_opportunity_of_another_period_names_is_that_periods() -> None:
+    won_in_october = OpportunityState(
+        opportunity_id="OCT",
+        name="October deal",
+        stage="Closed Won",
+        is_won=True,
+        close_date=dt.date(2026, 10, 30),
+    )
+    lost = OpportunityState(
+        opportunity_id="L", name="Lost", stage="Closed Lost", is_won=False, close_date=None
+    )
+    orders = [actual("7", None, "300"), actual("8", None, "200")]
+    rows = reconcile([], orders, NOV, as_of=AS_OF, naming_orders={"7": won_in_october, "8": lost})
+    assert [r.sales_order_id for r in rows] == ["8"]
+    assert "named by opportunity L (Lost), which is Closed Lost" in rows[0].findings[0].detail
+
+
+def test_an_external_id_is_an_opportunity_in_its_18_character_form() -> None:
+    from q2c.connectors.netsuite_reconciliation import opportunity_id_of, order_ids_named
+    from q2c.domain.salesforce_ids import to_18
+
+    assert opportunity_id_of("006Qz000000001A") == to_18("006Qz000000001A")
+    assert opportunity_id_of(to_18("006Qz000000001A")) == to_18("006Qz000000001A")
+    assert opportunity_id_of("SO-LEGACY-17") is None and opportunity_id_of(None) is None
+    assert opportunity_id_of("001Qz000000001AAAA") is None  # an account, not an opportunity
+    assert order_ids_named(["12", "SO1234", None, "3", "12"]) == ["3", "12"]

@@ -89,6 +89,9 @@ class ReadBookings(BaseModel):
 class BookingsRead(BaseModel):
     bookings: int
     open_opportunities: int
+    # The worker's settings, for a run whose input leaves them out (started by hand or by a schedule).
+    default_reporting_currency: str = "USD"
+    default_api_budget: int | None = None
     api_used_at_start: int | None  # the org's usage before the run's first call (Sforce-Limit-Info)
     api_used: int | None
 
@@ -96,12 +99,14 @@ class BookingsRead(BaseModel):
 class ReadActuals(BaseModel):
     period: str
     reporting_currency: str
+    as_of: dt.date
 
 
 class ActualsRead(BaseModel):
     orders: int
     rates: int
     unknown_opportunities: int  # opportunity ids orders name that are not bookings: looked up next
+    unnamed_orders: int = 0  # orders naming no opportunity: is one named by an opportunity? looked up next
 
 
 class ReadReferenced(BaseModel):
@@ -111,6 +116,8 @@ class ReadReferenced(BaseModel):
 class ReferencedRead(BaseModel):
     found: int
     missing: int
+    orders_named: int = 0
+    api_used: int | None = None
 
 
 class Compare(BaseModel):

@@ -129,7 +129,8 @@ Where the sandbox knowingly differs from a real account:
   line 0; the real link type of an applied credit memo is unconfirmed); transaction.trackingnumberlist is
   a fulfillment's package tracking numbers joined by "," (the real separator is unconfirmed);
   transactionline has location and, on order lines, quantityshiprecv / quantitycommitted /
-  quantitybackordered; no main-line rows and unsigned quantities/amounts in transactionline (a
+  quantitybackordered; no main-line or tax-line rows (mainline and taxline are always 'F': the sandbox computes no
+  tax) and unsigned quantities/amounts in transactionline (a
   fulfillment line's quantity is positive, an adjustment line's is its adjustQtyBy); no
   BUILTIN functions, ROWNUM or date arithmetic (refused with a message); raw date columns (and MIN/MAX
   of one) come back as M/D/YYYY, TO_CHAR/TO_DATE work with the common Oracle format tokens. SUM adds in

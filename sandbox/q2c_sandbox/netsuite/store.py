@@ -622,7 +622,7 @@ def _derived_views() -> dict[str, str]:
     transactionline = (
         f'SELECT {line("line")} AS id, r.id AS "transaction", {line("line")} AS linesequencenumber, '
         f"CAST({line('item')} AS INTEGER) AS item, {quantity} AS quantity, {line('rate')} AS rate, "
-        f"{line('amount')} AS foreignamount, {line('description')} AS memo, 'F' AS mainline, "
+        f"{line('amount')} AS foreignamount, {line('description')} AS memo, 'F' AS mainline, 'F' AS taxline, "
         f"CASE WHEN {line('isClosed')} THEN 'T' ELSE 'F' END AS isclosed, "
         f"CAST({line('location')} AS INTEGER) AS location, "
         # A sales order line's fulfilled, committed and back-ordered quantities (NULL on other lines).
