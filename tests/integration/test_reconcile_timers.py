@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from temporalio import activity
@@ -42,7 +43,7 @@ from q2c.domain.messages.reconciliation import (
 )
 from q2c.domain.reconciliation import Period, month_end_periods, reconcile, summarise
 from temporal_client.reconciliation import MONTH_END_HOUR_UTC, ensure_reconcile_schedule
-from tests.conftest import start_skipping_server
+from tests.conftest import activity_name, start_skipping_server
 from workflows import names
 from workflows.reconciliation import Reconcile, ReconcileMonthEnd
 
@@ -59,7 +60,7 @@ class Script:
     periods: list[str] = field(default_factory=list)
 
 
-def stand_ins(script: Script) -> list[object]:
+def stand_ins(script: Script) -> list[Callable[..., Any]]:
     @activity.defn(name="reconcile_read_bookings")
     async def read_bookings(request: ReadBookings) -> BookingsRead:
         script.calls["read_bookings"] += 1
@@ -129,19 +130,15 @@ async def _run(
 
 def _workers(env: WorkflowEnvironment, script: Script) -> tuple[Worker, Worker]:
     activities = stand_ins(script)
-    on = {"reconcile_read_actuals"}
+    netsuite = [a for a in activities if activity_name(a) == "reconcile_read_actuals"]
     return (
         Worker(
             env.client,
             task_queue=names.TASK_QUEUE,
             workflows=[Reconcile, ReconcileMonthEnd],
-            activities=[a for a in activities if activity._Definition.must_from_callable(a).name not in on],  # type: ignore[arg-type]
+            activities=[a for a in activities if a not in netsuite],
         ),
-        Worker(
-            env.client,
-            task_queue=names.NETSUITE_TASK_QUEUE,
-            activities=[a for a in activities if activity._Definition.must_from_callable(a).name in on],  # type: ignore[arg-type]
-        ),
+        Worker(env.client, task_queue=names.NETSUITE_TASK_QUEUE, activities=netsuite),
     )
 
 
