@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 
 from q2c.config import Settings
@@ -16,6 +16,7 @@ from q2c.domain.messages.backfill import (
     SetBudget,
 )
 from temporal_client.limits import activity_limits
+from temporal_client.status import live_or_final
 from workflows import names
 
 
@@ -54,15 +55,7 @@ def handle(client: Client, run_id: str) -> WorkflowHandle[object, BackfillStatus
 
 async def backfill_status(client: Client, run_id: str) -> tuple[BackfillStatus, bool]:
     """(status, finished): live from a running backfill, its result once it has closed."""
-    h = handle(client, run_id)
-    description = await h.describe()
-    if description.status == WorkflowExecutionStatus.COMPLETED:
-        return await h.result(), True
-    if description.status != WorkflowExecutionStatus.RUNNING:
-        raise RuntimeError(
-            f"backfill {run_id} is {description.status.name.lower() if description.status else 'gone'}"
-        )
-    return await h.query(names.STATUS_QUERY, result_type=BackfillStatus), False
+    return await live_or_final(handle(client, run_id), f"backfill {run_id}", BackfillStatus)
 
 
 async def pause(client: Client, run_id: str, reason: str) -> None:

@@ -23,6 +23,7 @@ from q2c.domain.messages.backfill import SetBudget
 from q2c.domain.messages.reconciliation import ReconcileOptions, ReconcileRequest, ReconcileStatus
 from temporal_client.limits import activity_limits
 from temporal_client.schedules import ensure
+from temporal_client.status import live_or_final
 from workflows import names
 
 # The month-end run: on the 1st of every month at 06:00 UTC (NetSuite's books for the month just ended are
@@ -76,15 +77,7 @@ def handle(client: Client, period: str) -> WorkflowHandle[object, ReconcileStatu
 
 async def reconciliation_status(client: Client, period: str) -> tuple[ReconcileStatus, bool]:
     """(status, finished): live from a running reconciliation, its result once it has closed."""
-    h = handle(client, period)
-    description = await h.describe()
-    if description.status == WorkflowExecutionStatus.COMPLETED:
-        return await h.result(), True
-    if description.status != WorkflowExecutionStatus.RUNNING:
-        raise RuntimeError(
-            f"reconciliation {period} is {description.status.name.lower() if description.status else 'gone'}"
-        )
-    return await h.query(names.STATUS_QUERY, result_type=ReconcileStatus), False
+    return await live_or_final(handle(client, period), f"reconciliation {period}", ReconcileStatus)
 
 
 async def set_budget(client: Client, period: str, budget: int | None) -> None:

@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from q2c.domain.messages.catalog import CatalogStatus, CatalogSyncInput, SyncOptions
     from workflows import names
-    from workflows.calls import ActivityCalls
+    from workflows.calls import ActivityCalls, long_steps
 
 # A Bulk API page or a batch of writes takes seconds; a real org's latency and job queue need room.
 STEP_TIMEOUT_SECONDS = 900.0
@@ -551,15 +551,8 @@ class Backfill:
                 self._attention = reason + " — fix it, then resume (q2c backfill-resume)"
 
     def _calls(self) -> ActivityCalls:
-        """Every backfill activity heartbeats (``activities.backfill.heartbeating``): a lost worker is
-        noticed within ``heartbeat_seconds``; the long start-to-close leaves room for big Bulk API jobs."""
-        options = self._request.options
-        return ActivityCalls(
-            options,
-            parks=False,
-            start_to_close_seconds=max(STEP_TIMEOUT_SECONDS, options.activity_timeout_seconds),
-            heartbeat_seconds=options.heartbeat_seconds,
-        )
+        """Every backfill activity heartbeats (``activities.backfill.heartbeating``)."""
+        return long_steps(self._request.options, STEP_TIMEOUT_SECONDS)
 
     def _limits(self) -> dict[str, Any]:
         options = self._request.options

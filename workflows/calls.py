@@ -88,6 +88,23 @@ class ActivityCalls:
             raise needs_attention(failure, options.activity_max_attempts) from None
 
 
+class LongStepOptions(ActivityOptions, Protocol):
+    @property
+    def heartbeat_seconds(self) -> float: ...
+
+
+def long_steps(options: LongStepOptions, step_timeout_seconds: float) -> ActivityCalls:
+    """Calls for work that takes minutes (Bulk API jobs, pages of thousands of records), failing to the
+    workflow (it parks itself): every such activity heartbeats, so a lost worker is noticed within
+    ``heartbeat_seconds``, and the long start-to-close leaves room for the work itself."""
+    return ActivityCalls(
+        options,
+        parks=False,
+        start_to_close_seconds=max(step_timeout_seconds, options.activity_timeout_seconds),
+        heartbeat_seconds=options.heartbeat_seconds,
+    )
+
+
 def task_queue(activity: Callable[..., Any]) -> str:
     """The task queue of an activity method: its class's ``task_queue``. Workflows name the method
     (``NetSuiteActivities.upsert_customer``), the worker registers it bound to its object."""

@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from q2c.domain.reconciliation import month_end_periods, summary_text
     from workflows import names
-    from workflows.calls import ActivityCalls
+    from workflows.calls import ActivityCalls, long_steps
 
 STEP_TIMEOUT_SECONDS = 900.0  # 5,000 opportunities read, or written by a Bulk API job, take minutes
 WRITE_OVERHEAD_CALLS = 2  # the Reconciliation__c upsert and the query of its id
@@ -265,13 +265,7 @@ class Reconcile:
         s.problem = None
 
     def _calls(self) -> ActivityCalls:
-        options = self._request.options
-        return ActivityCalls(
-            options,
-            parks=False,
-            start_to_close_seconds=max(STEP_TIMEOUT_SECONDS, options.activity_timeout_seconds),
-            heartbeat_seconds=options.heartbeat_seconds,
-        )
+        return long_steps(self._request.options, STEP_TIMEOUT_SECONDS)
 
     def _note_api(self, used: int | None) -> None:
         if used is not None and self._used_at_start is not None:

@@ -218,15 +218,7 @@ class ReconciliationStore:
             )
 
     def put_naming(self, period: str, found: dict[str, OpportunityState | None]) -> None:
-        with Session(self.engine) as session:
-            for order_id, state in found.items():
-                row = session.get(ReconNamedOrder, (period, order_id)) or ReconNamedOrder(
-                    period=period, sales_order_id=order_id
-                )
-                row.record = state.model_dump_json() if state else None
-                row.looked_up = True
-                session.add(row)
-            session.commit()
+        self._put_looked_up(ReconNamedOrder, "sales_order_id", period, found)
 
     def naming_orders(self, period: str) -> dict[str, OpportunityState]:
         with Session(self.engine) as session:
@@ -240,11 +232,15 @@ class ReconciliationStore:
             }
 
     def put_referenced(self, period: str, found: dict[str, OpportunityState | None]) -> None:
+        self._put_looked_up(ReconReferenced, "opportunity_id", period, found)
+
+    def _put_looked_up(
+        self, table: Any, key: str, period: str, found: dict[str, OpportunityState | None]
+    ) -> None:
+        """What Salesforce said for each looked-up key (None: nothing), marked as looked up."""
         with Session(self.engine) as session:
-            for opportunity_id, state in found.items():
-                row = session.get(ReconReferenced, (period, opportunity_id)) or ReconReferenced(
-                    period=period, opportunity_id=opportunity_id
-                )
+            for value, state in found.items():
+                row = session.get(table, (period, value)) or table(period=period, **{key: value})
                 row.record = state.model_dump_json() if state else None
                 row.looked_up = True
                 session.add(row)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +43,7 @@ from q2c.domain.messages.reconciliation import (
 )
 from q2c.domain.reconciliation import Period, month_end_periods, reconcile, summarise
 from temporal_client.reconciliation import MONTH_END_HOUR_UTC, ensure_reconcile_schedule
-from tests.conftest import activity_name, start_skipping_server
+from tests.conftest import activity_name
 from workflows import names
 from workflows.reconciliation import Reconcile, ReconcileMonthEnd
 
@@ -108,12 +108,9 @@ def stand_ins(script: Script) -> list[Callable[..., Any]]:
 
 
 @pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await start_skipping_server()
-    try:
-        yield env
-    finally:
-        await env.shutdown()
+def env(skipping_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """Temporal's time-skipping server (tests.conftest): the parked hour passes in moments."""
+    return skipping_env
 
 
 async def _run(
@@ -193,7 +190,8 @@ async def test_a_step_failed_for_good_parks_and_the_retry_signal_repeats_only_it
     )
 
 
-async def test_over_budget_waits_for_set_budget(env: WorkflowEnvironment) -> None:
+async def test_over_budget_waits_for_set_budget(skipping_env: WorkflowEnvironment) -> None:
+    env = skipping_env
     script = Script(to_write=5000)  # a Bulk API job: about 12 calls, plus 3
     a, b = _workers(env, script)
     async with a, b:
@@ -209,7 +207,10 @@ async def test_over_budget_waits_for_set_budget(env: WorkflowEnvironment) -> Non
     assert status.stage is ReconcileStage.DONE and script.calls["write_back"] == 1
 
 
-async def test_the_month_end_workflow_reconciles_the_month_just_ended(env: WorkflowEnvironment) -> None:
+async def test_the_month_end_workflow_reconciles_the_month_just_ended(
+    skipping_env: WorkflowEnvironment,
+) -> None:
+    env = skipping_env
     script = Script()
     a, b = _workers(env, script)
     async with a, b:
