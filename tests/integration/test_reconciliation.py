@@ -12,6 +12,7 @@ import asyncio
 import csv
 import datetime as dt
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from q2c_sandbox.local import LocalSandboxes, local_sandboxes
 from q2c_sandbox.seed import CURRENCIES, SUBSIDIARIES
 from temporal_client.reconciliation import handle, retry, start_reconciliation
 from tests.conftest import q2c_test_settings, until
-from tests.integration.test_backfill import stop_other_modules_workflows
+from tests.integration.test_backfill import _q2c, stop_other_modules_workflows
 from tests.replay.recording import record_history
 from workflows import names
 
@@ -507,6 +508,28 @@ async def test_a_clean_period_started_from_the_temporal_cli_reports_no_exception
     assert status.summary.total.billed == D("700.00") and status.summary.total.collected == D("700.00")
     html = await asyncio.to_thread(Path(status.report_html or "").read_text)
     assert "2026-09" in html
+
+
+async def test_q2c_reconcile_prints_the_summary_and_refuses_what_is_not_a_period(
+    recon_sandboxes: LocalSandboxes, client: Client, settings: Settings
+) -> None:
+    if not any(o.get("Name") == "Clean USD" for o in recon_sandboxes.sf_admin.records("Opportunity")):
+        w = build_world(recon_sandboxes)
+        build_scenario(w)
+        add_rate(w, "Oct 2026", EUR_RATE)
+    code, out = await _q2c(settings, "reconcile", "2026-13")
+    assert code == 2 and "neither a month" in out, out
+    code, out = await _q2c(
+        settings, "reconcile", PERIOD, "--as-of", TODAY.isoformat(), "--unbilled-after-days", "30"
+    )
+    assert code == 0, out
+    assert "Bookings vs billings 2026-10 (2026-10-01 to 2026-10-31), as of 2026-12-15" in out
+    assert "8 won opportunities, 1 order without one; 7 exceptions" in out
+    for reason in Reason:
+        assert re.search(rf"\n\s+1  {reason.value} ", out), (reason, out)
+    assert "Report: " in out and "Reconciliation__c a0L" in out
+    code, status = await _q2c(settings, "reconcile-status", PERIOD)
+    assert code == 0 and "Reconciliation 2026-10: done" in status, status
 
 
 async def test_an_input_that_is_not_a_period_starts_nothing(client: Client) -> None:
