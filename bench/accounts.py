@@ -35,11 +35,9 @@ import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from bench.common import NETSUITE_LIMIT, Load, start_temporal
-from devtools.sandboxes import q2c_settings
+from bench.common import NETSUITE_LIMIT, Load, bench_settings, start_temporal
 from q2c.config import Settings
 from q2c.domain.account_sync import AccountStage, same_value
-from q2c.domain.mapping import DEFAULT_MAPPING_PATH
 from q2c.domain.messages import AccountSyncStatus, SalesforceAccountChanged
 from q2c.domain.sync import Side
 from q2c.store import Store
@@ -234,15 +232,7 @@ async def _measure(
 ) -> Result:
     sf_admin, ns_admin = sandboxes.sf_admin, sandboxes.ns_admin
     env = await start_temporal()
-    mapping = root / "mapping.toml"
-    mapping.write_text(DEFAULT_MAPPING_PATH.read_text())
-    settings = q2c_settings(
-        sandboxes,
-        root,
-        env.client.service_client.config.target_host,
-        mapping_path=mapping,
-        netsuite_concurrency_share=load.share,
-    )
+    settings = bench_settings(sandboxes, root, env, load)
     store = Store(settings.effective_database_url())
     store.create_all()
     netsuite = netsuite_client(settings)  # q2c's

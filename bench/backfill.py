@@ -51,11 +51,9 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from bench.common import NETSUITE_LIMIT, Load, start_temporal
-from devtools.sandboxes import q2c_settings
+from bench.common import NETSUITE_LIMIT, Load, bench_settings, start_temporal
 from q2c.config import Settings
 from q2c.domain.backfill import Scope
-from q2c.domain.mapping import DEFAULT_MAPPING_PATH
 from q2c.domain.messages.backfill import BackfillOptions, BackfillRequest, BackfillStatus
 from q2c_sandbox.admin_client import SandboxAdmin
 from q2c_sandbox.generate import (
@@ -787,16 +785,7 @@ async def run(args: argparse.Namespace, load: Load) -> None:
         for what, n in sorted(data.designed.items()):
             print(f"    {n:8d}  {what}")
         env = await start_temporal()
-        mapping = root / "mapping.toml"
-        mapping.write_text(DEFAULT_MAPPING_PATH.read_text())
-        settings = q2c_settings(
-            sandboxes,
-            root,
-            env.client.service_client.config.target_host,
-            netsuite_concurrency_share=load.share,
-            mapping_path=mapping,
-            account_sync=False,
-        )
+        settings = bench_settings(sandboxes, root, env, load, account_sync=False)
         options = backfill_options(settings).model_copy(
             update={
                 "page_size": args.page_size,

@@ -23,11 +23,9 @@ from typing import Any
 
 from temporalio.client import Client
 
-from bench.common import Load, start_temporal
-from devtools.sandboxes import q2c_settings
+from bench.common import Load, bench_settings, start_temporal
 from q2c.config import Settings
 from q2c.connectors.netsuite import NetSuiteClient
-from q2c.domain.mapping import DEFAULT_MAPPING_PATH
 from q2c.domain.messages.catalog import CatalogStatus
 from q2c.store import Store
 from q2c_sandbox.admin_client import SandboxAdmin
@@ -101,18 +99,13 @@ async def run(items: int, load: Load, mapping_extra: str) -> None:
             f"NetSuite items loaded         {len(ids)} in {time.monotonic() - loading:.1f} s (admin API, untimed)"
         )
         env = await start_temporal()
-        mapping = root / "mapping.toml"
-        mapping.write_text(
-            DEFAULT_MAPPING_PATH.read_text()
-            + f'\n[[catalog.price_books]]\nprice_level = "{partner}"\nprice_book = "Partner"\n'
-            + mapping_extra
-        )
-        settings = q2c_settings(
+        settings = bench_settings(
             sandboxes,
             root,
-            env.client.service_client.config.target_host,
-            netsuite_concurrency_share=load.share,
-            mapping_path=mapping,
+            env,
+            load,
+            mapping_extra=f'\n[[catalog.price_books]]\nprice_level = "{partner}"\nprice_book = "Partner"\n'
+            + mapping_extra,
             activity_timeout_seconds=120,
         )
         store = Store(settings.effective_database_url())

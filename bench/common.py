@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from devtools.sandboxes import q2c_settings
 from devtools.temporal_server import venv_binary
+from q2c.config import Settings
+from q2c.domain.mapping import DEFAULT_MAPPING_PATH
 from q2c_sandbox.admin_client import SandboxAdmin
+from q2c_sandbox.local import LocalSandboxes
 from workflows import names
 
 NETSUITE_LIMIT = 5  # the sandbox's concurrency limit (a standard NetSuite account)
@@ -57,4 +63,27 @@ async def start_temporal() -> WorkflowEnvironment:
         dev_server_existing_path=str(venv_binary("temporal")),
         search_attributes=names.SEARCH_ATTRIBUTES,
         data_converter=pydantic_data_converter,
+    )
+
+
+def bench_settings(
+    sandboxes: LocalSandboxes,
+    root: Path,
+    env: WorkflowEnvironment,
+    load: Load,
+    *,
+    mapping_extra: str = "",
+    **overrides: Any,
+) -> Settings:
+    """q2c's settings for a benchmark: these sandboxes, the dev server, q2c's NetSuite share, and a copy of
+    the default mapping file (plus ``mapping_extra``) under ``root``."""
+    mapping = root / "mapping.toml"
+    mapping.write_text(DEFAULT_MAPPING_PATH.read_text() + mapping_extra)
+    return q2c_settings(
+        sandboxes,
+        root,
+        env.client.service_client.config.target_host,
+        netsuite_concurrency_share=load.share,
+        mapping_path=mapping,
+        **overrides,
     )
