@@ -80,7 +80,7 @@ class SandboxAdmin:
     def configure_outbound_messages(
         self, endpoint_url: str, fields: list[str], sobject: str = "Opportunity"
     ) -> dict[str, Any]:
-        """Create or replace ``sobject``'s outbound message (Account, Contact or Opportunity); the
+        """Create or replace ``sobject``'s outbound message (Account, Contact, Opportunity or Task); the
         answer's ``config`` is that sObject's (with its ``action_id``)."""
         body = {"sobject": sobject, "endpoint_url": endpoint_url, "fields": fields}
         result: dict[str, Any] = self._call("PUT", "/outbound-messages", body)

@@ -91,6 +91,7 @@ def test_every_source_file_is_a_known_metadata_type_in_its_place() -> None:
         r"objects/(\w+)/\1\.object-meta\.xml",
         r"objects/\w+/fields/\w+\.field-meta\.xml",
         r"permissionsets/\w+\.permissionset-meta\.xml",
+        r"standardValueSets/\w+\.standardValueSet-meta\.xml",
         r"workflows/\w+\.workflow-meta\.xml",
     ]
     files = [p.relative_to(SOURCE).as_posix() for p in SOURCE.rglob("*") if p.is_file()]
@@ -178,6 +179,20 @@ def test_custom_objects_are_complete() -> None:
     assert problems == []
 
 
+def test_standard_value_sets_are_well_formed() -> None:
+    paths = sorted(SOURCE.glob("standardValueSets/*.standardValueSet-meta.xml"))
+    assert [p.name for p in paths] == ["TaskStatus.standardValueSet-meta.xml"]
+    for path in paths:
+        value_set = _root(path, "StandardValueSet")
+        values = _all(value_set, "standardValue")
+        names = [_text(v, "fullName") for v in values]
+        assert names and all(names) and len(set(names)) == len(names), path.name
+        for value, name in zip(values, names, strict=True):
+            assert _text(value, "label") and _text(value, "closed") in ("true", "false"), name
+        assert [_text(v, "default") for v in values].count("true") == 1, f"{path.name}: exactly one default"
+        assert _text(value_set, "sorted") in ("true", "false")
+
+
 def test_the_permission_set_grants_every_custom_field_and_object() -> None:
     permissions = _root(SOURCE / "permissionsets" / "Q2C_Integration.permissionset-meta.xml", "PermissionSet")
     assert _text(permissions, "label")
@@ -208,6 +223,7 @@ WEBHOOK_FIELDS = {
     "Opportunity": {"Id", "IsWon", "AccountId"},
     "Account": {"Id", "LastModifiedById"},
     "Contact": {"Id", "AccountId", "LastModifiedById"},
+    "Task": {"Id", "Q2C_Key__c", "Status", "IsClosed", "LastModifiedById"},
 }
 
 

@@ -24,8 +24,16 @@ Deliberate differences from a real org, for anyone relying on the sandbox:
   Closed, Closed Lost Omitted, an open stage Pipeline) unless the same write sets a category with an
   open stage; a closed stage always forces its own. A real org reads the defaults from its
   OpportunityStage records, which an administrator can change.
-- Writes: no triggers, validation rules, duplicate rules or sharing. Deleting an Opportunity deletes its
-  line items, and deleting a Product2 or Pricebook2 its price book entries; other parent deletions neither
+- Tasks: Status takes the TaskStatus standard value set, ``schema.toml``'s defaults unless the SFDX project
+  deploys ``standardValueSets/TaskStatus.standardValueSet-meta.xml`` (other standard value sets in a
+  project are ignored: those picklists stay as ``schema.toml`` has them). IsClosed follows the status's
+  closed flag; CompletedDateTime is the time the task became closed, kept while it moves between closed
+  statuses and cleared when it reopens. WhatId on Task references Account only; a real org's WhatId is
+  polymorphic (as is WhoId, Contact only here).
+- Writes: no triggers, validation rules, duplicate rules or sharing. Making an inactive User a record's
+  owner is refused (INACTIVE_OWNER_OR_USER) on every API write but admin loads; a record an inactive user
+  already owns stays editable (only a new owner is checked). Deleting an Opportunity deletes its line
+  items, and deleting a Product2 or Pricebook2 its price book entries; other parent deletions neither
   cascade nor clear lookups (the children's queries show the parent as null). Deleted records stay deleted
   (no undelete, no recycle-bin purge). Relationship fields by external id in a write body
   (``"Product__r": {"NetSuite_Internal_ID__c": "1"}``) are not supported (INVALID_FIELD): send the id.
@@ -43,12 +51,13 @@ Deliberate differences from a real org, for anyone relying on the sandbox:
 - Request size: URI and headers together over 16,384 bytes get 431 (414 when the URI alone is over) with a
   plain-text body, before authentication and uncounted, as from a real org's front end. 500 18-character
   ids fit in a GET query's IN list; about 580 do not.
-- Outbound messages (see ``outbound``): at most one per sObject, on Account, Contact and Opportunity
-  only, each bound to a fixed workflow rule: Opportunity when IsWon changes (an Opportunity created
+- Outbound messages (see ``outbound``): at most one per sObject, on Account, Contact, Opportunity and
+  Task only, each bound to a fixed workflow rule: Opportunity when IsWon changes (an Opportunity created
   already won counts), Account and Contact on every API create and update ("created, and every time it's
-  edited", by any user, the integration user included). Other rules and criteria, other objects, field
-  updates, tasks, and the message's "Send Session ID" and "User to send as" options are not modelled
-  (SessionId is always nil). Field values are captured when the write happens; deletes and admin loads
+  edited", by any user, the integration user included), Task when created or its Status changes. Other
+  rules and criteria, other objects, the workflow actions other than outbound messages (field updates,
+  task assignments, email alerts), and the message's "Send Session ID" and "User to send as" options are
+  not modelled (SessionId is always nil). Field values are captured when the write happens; deletes and admin loads
   never fire. Deleting a configuration leaves its queued notifications queued until they expire.
 - Logging in as another user: ``POST /__admin/sessions`` issues a session for any active User with no
   password (a test's way to write as a sales user); the token endpoint's password grant knows only the

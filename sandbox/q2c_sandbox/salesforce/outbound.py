@@ -5,7 +5,9 @@ ActionId, bound to that object's workflow rule (``RULES``):
 
 - Opportunity: when IsWon changes (a deal is won or un-won; an Opportunity created already won counts);
 - Account and Contact: "created, and every time it's edited": every create and update through the API,
-  by any user, the integration user included (a receiver suppresses its own echoes by LastModifiedById).
+  by any user, the integration user included (a receiver suppresses its own echoes by LastModifiedById);
+- Task: when Status changes (``OR(ISNEW(), ISCHANGED(Status))``): every task created, and every update
+  that changes its Status (done, reopened, cancelled); an edit of other fields does not fire.
 
 Deletes never fire, nor do admin loads. REST, sObject Collections and upserts fire alike (one
 notification per record). Each notification snapshots the configured fields as saved by the write that
@@ -65,14 +67,19 @@ def _created_or_edited(record: Record, old: Record | None) -> bool:
     return True
 
 
+def _status_changed(record: Record, old: Record | None) -> bool:
+    return old is None or old.get("Status") != record.get("Status")
+
+
 # Each supported sObject's workflow rule: (saved record, record before the write or None on create).
 RULES: dict[str, Callable[[Record, Record | None], bool]] = {
     "Account": _created_or_edited,
     "Contact": _created_or_edited,
     "Opportunity": _won_changed,
+    "Task": _status_changed,
 }
 # Each outbound message keeps one ActionId for its lifetime; Opportunity's is the one it always had.
-_ACTION_NUMBERS = {"Opportunity": 1, "Account": 2, "Contact": 3}
+_ACTION_NUMBERS = {"Opportunity": 1, "Account": 2, "Contact": 3, "Task": 4}
 _CONFIGS_META = "outbound_configs"  # JSON {sobject: config}
 _LEGACY_CONFIG_META = "outbound_config"  # the single Opportunity config of older sandboxes
 

@@ -34,6 +34,8 @@ STANDARD_PRICEBOOK_ID = "01s000000000Q2CAAU"
 CLOSED_STAGES = {"Closed Won": True, "Closed Lost": False}
 CLOSED_FORECAST_CATEGORIES = {True: "Closed", False: "Omitted"}
 OPEN_FORECAST_CATEGORY = "Pipeline"
+# The standard value set of Task Status; its closed values close a task.
+TASK_STATUS_VALUE_SET = "TaskStatus"
 
 
 def _integrity(field: str, problem: str) -> ApiError:
@@ -75,6 +77,8 @@ class RecordService:
         # Called inside the write's transaction after every create (old record None) and update made
         # through the API (not admin loads), with the record as saved: outbound messages' workflow rules.
         self.on_api_save: Callable[[str, Record, Record | None], None] | None = None
+        task_statuses = schema.value_sets.get(TASK_STATUS_VALUE_SET)
+        self._closed_task_statuses = task_statuses.closed if task_statuses is not None else frozenset()
         self._clock_lock = threading.Lock()
         self._last_now = utcnow()
 
@@ -150,6 +154,20 @@ class RecordService:
                 "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing
             )
 
+    def _check_owner(self, obj: ObjectDef, record: Record, old: Record | None, ctx: WriteContext) -> None:
+        """A real org refuses to make an inactive user a record's owner; a record an inactive user already
+        owns stays editable (only a new owner is checked). Admin loads may set any owner."""
+        owner = record.get("OwnerId")
+        if ctx.admin or not owner or (old is not None and str(old.get("OwnerId") or "")[:15] == owner[:15]):
+            return
+        found = self.store.get(owner)
+        if found is not None and found[0] == "User" and not found[1].get("IsActive"):
+            raise bad_request(
+                "INACTIVE_OWNER_OR_USER",
+                f"operation performed with inactive user [{found[1]['Id']}] as owner of {obj.label.lower()}",
+                ["OwnerId"],
+            )
+
     def _check_unique(self, obj: ObjectDef, record: Record) -> None:
         for f in obj.fields.values():
             if not f.unique or record.get(f.name) in (None, ""):
@@ -165,13 +183,21 @@ class RecordService:
     # ---- derived fields (Salesforce's built-in behaviour per object) ---------------------------------
 
     def _derive(
-        self, obj: ObjectDef, record: Record, old: Record | None, written: frozenset[str] = frozenset()
+        self,
+        obj: ObjectDef,
+        record: Record,
+        old: Record | None,
+        now: str,
+        written: frozenset[str] = frozenset(),
     ) -> None:
-        """``written``: the fields the write sets (a derived field the client also wrote may be kept)."""
+        """``now``: the write's time; ``written``: the fields the write sets (a derived field the client also
+        wrote may be kept)."""
         if {"FirstName", "LastName", "Name"} <= obj.fields.keys() and not obj.fields["Name"].updateable:
             record["Name"] = " ".join(p for p in (record.get("FirstName"), record.get("LastName")) if p)
         if obj.name == "Opportunity":
             self._derive_opportunity(record, old, written)
+        elif obj.name == "Task":
+            self._derive_task(record, old, now)
         elif obj.name == "PricebookEntry":
             self._derive_pricebook_entry(record, old)
         elif obj.name == "OpportunityLineItem":
@@ -201,6 +227,17 @@ class RecordService:
                 )
             # With products the amount is their sum; a written Amount is overridden, as in a real org.
             record["Amount"] = _money(sum(line.get("TotalPrice") or 0.0 for line in lines))
+
+    def _derive_task(self, record: Record, old: Record | None, now: str) -> None:
+        # IsClosed follows Status through the org's TaskStatus value set, as IsClosed follows the stage on
+        # an Opportunity. CompletedDateTime is when the task became closed: kept while it moves between
+        # closed statuses (Completed -> Cancelled), cleared when it is reopened.
+        closed = record.get("Status") in self._closed_task_statuses
+        record["IsClosed"] = closed
+        if not closed:
+            record["CompletedDateTime"] = None
+        elif old is None or not old.get("IsClosed") or not record.get("CompletedDateTime"):
+            record["CompletedDateTime"] = now
 
     def _line_items(self, opportunity_id: str) -> list[Record]:
         oli = self.schema.objects["OpportunityLineItem"]
@@ -296,8 +333,8 @@ class RecordService:
             self._stamp(opp, ctx)
             self.store.save("Opportunity", opp)
 
-    def _stamp(self, record: Record, ctx: WriteContext) -> None:
-        now = self._now()
+    def _stamp(self, record: Record, ctx: WriteContext, now: str | None = None) -> None:
+        now = now or self._now()
         record["LastModifiedDate"] = now
         record["SystemModstamp"] = now
         record["LastModifiedById"] = ctx.user_id
@@ -336,10 +373,11 @@ class RecordService:
         if "OwnerId" in obj.fields and record.get("OwnerId") is None:
             record["OwnerId"] = ctx.user_id
         self._check_required(obj, record)
+        self._check_owner(obj, record, None, ctx)
         record["Id"] = record_id or self._new_id(obj)
-        self._derive(obj, record, None, frozenset(values))
-        self._check_unique(obj, record)
         now = self._now()
+        self._derive(obj, record, None, now, frozenset(values))
+        self._check_unique(obj, record)
         record.update(
             IsDeleted=False,
             CreatedDate=now,
@@ -352,6 +390,8 @@ class RecordService:
             record[name] = self._coerce({name: (f, raw)})[name]
         if "LastModifiedDate" in audit:
             record["SystemModstamp"] = record["LastModifiedDate"]
+            if record.get("CompletedDateTime"):  # a task loaded as closed in the past closed then
+                record["CompletedDateTime"] = record["LastModifiedDate"]
         self.store.save(obj.name, record)
         self._after_save(obj, record, None, ctx)
         return record
@@ -382,9 +422,11 @@ class RecordService:
         record = dict(old)
         record.update(self._coerce(given))
         self._check_required(obj, record)
-        self._derive(obj, record, old, frozenset(given))
+        self._check_owner(obj, record, old, ctx)
+        now = self._now()
+        self._derive(obj, record, old, now, frozenset(given))
         self._check_unique(obj, record)
-        self._stamp(record, ctx)
+        self._stamp(record, ctx, now)
         self.store.save(obj.name, record)
         self._after_save(obj, record, old, ctx)
         return record

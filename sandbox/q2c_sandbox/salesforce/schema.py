@@ -3,7 +3,8 @@
 Everything object-specific in the sandbox (validation, describe, SOQL) comes from here. The audit fields
 every Salesforce record carries are not listed in the TOML; they are added to each object below. Custom
 objects and fields (``__c``) are deployed, as in a real org: read from the SFDX project's source
-(``sfdx.read_objects``) and merged in; the TOML refuses to define any.
+(``sfdx.read_objects``) and merged in; the TOML refuses to define any. So are the standard value sets the
+TOML names (``sfdx.read_standard_value_sets``): a deployed one replaces the TOML's defaults.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from q2c_sandbox.salesforce.sfdx import read_objects
+from q2c_sandbox.salesforce.sfdx import read_objects, read_standard_value_sets
 
 SCHEMA_PATH = Path(__file__).with_name("schema.toml")
 # Task and Event share their custom fields, which an SFDX project keeps on the Activity object.
@@ -132,10 +133,21 @@ class ObjectDef:
         return [f for f in self.fields.values() if f.indexed]
 
 
+@dataclass(frozen=True)
+class ValueSet:
+    """A standard value set: a standard picklist's values, its default and which values close a record."""
+
+    name: str
+    values: tuple[str, ...]
+    default: str | None = None
+    closed: frozenset[str] = frozenset()
+
+
 @dataclass
 class Schema:
     objects: dict[str, ObjectDef]
     currencies: tuple[str, ...]
+    value_sets: dict[str, ValueSet] = dataclasses.field(default_factory=dict)
     _by_lower: dict[str, ObjectDef] = dataclasses.field(default_factory=dict)
     _by_prefix: dict[str, ObjectDef] = dataclasses.field(default_factory=dict)
 
@@ -150,10 +162,20 @@ class Schema:
         return self._by_prefix.get(record_id[:3])
 
 
-def _field_from_toml(name: str, spec: dict[str, Any], currencies: list[str]) -> FieldDef:
+def _field_from_toml(
+    name: str, spec: dict[str, Any], currencies: list[str], value_sets: dict[str, ValueSet]
+) -> FieldDef:
     values: list[str] = list(spec.get("values", []))
-    if spec.get("values_from") == "org.currencies":
+    default = spec.get("default")
+    source = spec.get("values_from")
+    if source == "org.currencies":
         values = list(currencies)
+    elif isinstance(source, str) and source.startswith("standard_value_sets."):
+        value_set = value_sets.get(source.removeprefix("standard_value_sets."))
+        if value_set is None:
+            raise ValueError(f"{name}: values_from names {source}, which schema.toml does not define")
+        values = list(value_set.values)
+        default = spec.get("default", value_set.default)
     updateable = bool(spec.get("updateable", True)) and spec.get("type") != "id"
     return FieldDef(
         name=name,
@@ -169,17 +191,25 @@ def _field_from_toml(name: str, spec: dict[str, Any], currencies: list[str]) -> 
         updateable=updateable,
         # Read-only fields cannot be set on create either, unless the schema says otherwise.
         createable=bool(spec.get("createable", updateable)),
-        default=spec.get("default"),
+        default=default,
     )
 
 
-def parse_schema(data: dict[str, Any], custom: dict[str, dict[str, Any]] | None = None) -> Schema:
-    """The schema of ``data`` (``schema.toml``), with ``custom`` objects and fields (``read_objects``)."""
+def parse_schema(
+    data: dict[str, Any],
+    custom: dict[str, dict[str, Any]] | None = None,
+    value_sets: dict[str, dict[str, Any]] | None = None,
+) -> Schema:
+    """The schema of ``data`` (``schema.toml``), with ``custom`` objects and fields (``read_objects``) and
+    deployed standard value sets (``read_standard_value_sets``)."""
     currencies = list(data.get("org", {}).get("currencies", ["USD"]))
     specs = _merge_custom(data, custom or {}, currencies)
+    sets = _merge_value_sets(data, value_sets or {})
     objects: dict[str, ObjectDef] = {}
     for obj_name, obj_spec in specs.items():
-        fields = {name: _field_from_toml(name, spec, currencies) for name, spec in obj_spec["fields"].items()}
+        fields = {
+            name: _field_from_toml(name, spec, currencies, sets) for name, spec in obj_spec["fields"].items()
+        }
         for name, ftype, ref, rel in SYSTEM_FIELDS:
             fields.setdefault(
                 name,
@@ -206,7 +236,21 @@ def parse_schema(data: dict[str, Any], custom: dict[str, dict[str, Any]] | None 
         for f in obj.fields.values():
             if f.reference_to is not None and f.reference_to not in objects:
                 raise ValueError(f"{obj.name}.{f.name} references unknown object {f.reference_to}")
-    return Schema(objects, tuple(currencies))
+    return Schema(objects, tuple(currencies), sets)
+
+
+def _merge_value_sets(data: dict[str, Any], deployed: dict[str, dict[str, Any]]) -> dict[str, ValueSet]:
+    """The TOML's standard value sets, each replaced by the SFDX project's file of that name if it has
+    one. Value sets the TOML does not name are ignored: their picklists are fixed in the TOML."""
+    sets: dict[str, ValueSet] = {}
+    for name, spec in data.get("standard_value_sets", {}).items():
+        spec = deployed.get(name, spec)
+        values, default = tuple(spec["values"]), spec.get("default")
+        closed = frozenset(spec.get("closed", ()))
+        if (default is not None and default not in values) or not closed <= set(values):
+            raise ValueError(f"standard value set {name}: its default and closed values must be its values")
+        sets[name] = ValueSet(name, values, default, closed)
+    return sets
 
 
 def _merge_custom(
@@ -257,4 +301,6 @@ def load_schema(path: Path = SCHEMA_PATH, metadata: Path | None = None) -> Schem
     """``path``'s standard objects plus the custom ones of the SFDX project at ``metadata`` (if any)."""
     with path.open("rb") as fh:
         data = tomllib.load(fh)
-    return parse_schema(data, read_objects(metadata) if metadata is not None else None)
+    if metadata is None:
+        return parse_schema(data)
+    return parse_schema(data, read_objects(metadata), read_standard_value_sets(metadata))

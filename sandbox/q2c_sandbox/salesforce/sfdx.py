@@ -2,7 +2,9 @@
 
 A real org gets its custom fields by deploying metadata; so does the sandbox: ``schema.py`` merges what
 this module reads from ``objects/<Object>/`` (``<Object>.object-meta.xml`` for a custom object,
-``fields/<Field>.field-meta.xml`` for each field) into the standard objects of ``schema.toml``.
+``fields/<Field>.field-meta.xml`` for each field) into the standard objects of ``schema.toml``, and the
+standard value sets of ``standardValueSets/<Name>.standardValueSet-meta.xml`` (the values of standard
+picklists, such as Task Status) into the TOML's value sets of the same name.
 
 The sandbox imports nothing of q2c (it is installable on its own), so q2c's own metadata reader
 (``q2c.domain.metadata``) is a separate, smaller one: q2c only asks which fields exist, the sandbox
@@ -67,6 +69,34 @@ def read_objects(source: Path) -> dict[str, dict[str, Any]]:
             entry["custom"] = entry["custom"] or definition.is_file()
             entry["name_field"] = entry["name_field"] or name_field
             entry["fields"].update(fields)
+    return found
+
+
+def read_standard_value_sets(source: Path) -> dict[str, dict[str, Any]]:
+    """``{name: {"values": [...], "default": value | None, "closed": [...]}}`` from the
+    ``standardValueSets/`` directories under ``source`` (none: ``{}``, the org keeps its defaults)."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(source.glob("**/standardValueSets/*.standardValueSet-meta.xml")):
+        root = _root(path, "StandardValueSet")
+        values: list[str] = []
+        defaults: list[str] = []
+        closed: list[str] = []
+        for value in root.iterfind(f"{{{NS}}}standardValue"):
+            name = _text(value, "fullName")
+            if not name or name in values:
+                raise SfdxError(f"{path}: every <standardValue> needs a <fullName> of its own")
+            values.append(name)
+            if _text(value, "default") == "true":
+                defaults.append(name)
+            if _text(value, "closed") == "true":
+                closed.append(name)
+        if not values or len(defaults) > 1:
+            raise SfdxError(f"{path}: a standard value set needs values and at most one default")
+        found[path.name.removesuffix(".standardValueSet-meta.xml")] = {
+            "values": values,
+            "default": defaults[0] if defaults else None,
+            "closed": closed,
+        }
     return found
 
 
