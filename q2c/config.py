@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     salesforce_poll_interval_seconds: float = Field(default=60.0, gt=0)
     account_syncs_per_run: int = Field(default=200, ge=1)
 
+    # Customer onboarding: the onboarding file (None: the packaged default, q2c/domain/onboarding.toml), and
+    # how often a running onboarding reads its tasks and CSM again behind the pollers' and outbound
+    # messages' change events.
+    onboarding_path: Path | None = None
+    onboarding_task_recheck_seconds: float = Field(default=24 * 3600.0, gt=0)
     # Base URLs of the two user interfaces, for links in the Temporal web UI.
     netsuite_ui_url: str | None = None
 

@@ -25,9 +25,13 @@ from q2c.domain.billing import (
     OrderBilling,
     ship_status,
 )
+from q2c.domain.messages.onboarding import FirstOrder
+from q2c.domain.salesforce_ids import salesforce_id_or_none
 
 SUITEQL_TIME = "%Y-%m-%d %H:%M:%S"
 # SuiteQL prints a raw datetime column as a date in the user's format (no time): ask for the time.
+# SuiteQL transaction.status of a sales order that will not be fulfilled or billed: Cancelled, Closed.
+CLOSED_ORDER = frozenset({"C", "H"})
 MODIFIED = "TO_CHAR(t.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS modified"
 PAGE = 1000  # SuiteQL's largest page
 IN_LIST = 500  # ids per IN (...) list
@@ -255,11 +259,80 @@ class NetSuiteBilling:
         )
         return [(str(row["id"]), str(row.get("modified") or "")) for row in rows]
 
+    async def first_orders_since(self, since: dt.datetime, *, after_id: str) -> list[tuple[FirstOrder, str]]:
+        """Sales orders created since ``since``, with an id above ``after_id``, that are their customer's
+        first: the customers that became customers since then (one query, whatever made the order: q2c or
+        a person in NetSuite); each with its creation time (``YYYY-MM-DD HH:MM:SS``, NetSuite's clock)."""
+        return await self._first_orders(
+            f"t.createddate >= {suiteql_time(since)} AND t.id > {literal_id(after_id)} "
+            "AND NOT EXISTS (SELECT 1 FROM transaction p "
+            "WHERE p.type = 'SalesOrd' AND p.entity = t.entity AND p.id < t.id)"
+        )
+
+    async def newest_sales_order_id(self) -> str:
+        """The id of the newest sales order ("0" when there is none): internal ids only grow, so every
+        order made later has a higher one."""
+        rows = await self._client.suiteql_rows(
+            "SELECT MAX(t.id) AS newest FROM transaction t WHERE t.type = 'SalesOrd'"
+        )
+        return str(rows[0].get("newest") or "0") if rows else "0"
+
+    async def first_order_of(self, customer_id: str) -> FirstOrder | None:
+        """The customer's first sales order, if it has any."""
+        found = await self._first_orders(
+            f"t.entity = {literal_id(customer_id)} AND NOT EXISTS (SELECT 1 FROM transaction p "
+            "WHERE p.type = 'SalesOrd' AND p.entity = t.entity AND p.id < t.id)"
+        )
+        return found[0][0] if found else None
+
+    async def _first_orders(self, condition: str) -> list[tuple[FirstOrder, str]]:
+        rows = await self._client.suiteql_rows(
+            "SELECT t.id, t.tranid, t.entity, t.externalid, t.foreigntotal, "
+            "TO_CHAR(t.createddate, 'YYYY-MM-DD HH24:MI:SS') AS created, cur.symbol, "
+            "c.companyname, c.custentity_sf_account_id FROM transaction t "
+            "JOIN customer c ON c.id = t.entity LEFT JOIN currency cur ON cur.id = t.currency "
+            f"WHERE t.type = 'SalesOrd' AND {condition} ORDER BY t.id"
+        )
+        return [
+            (
+                FirstOrder(
+                    customer_id=str(row["entity"]),
+                    sales_order_id=str(row["id"]),
+                    sales_order_number=row.get("tranid"),
+                    # q2c's orders carry their opportunity's id as externalId; others may carry anything.
+                    account_id=salesforce_id_or_none(row.get("custentity_sf_account_id"), "001"),
+                    opportunity_id=salesforce_id_or_none(row.get("externalid"), "006"),
+                    company_name=row.get("companyname"),
+                    amount=Decimal(str(row["foreigntotal"])) if row.get("foreigntotal") else None,
+                    currency=row.get("symbol") or None,
+                    created_on=dt.date.fromisoformat(str(row["created"])[:10])
+                    if row.get("created")
+                    else None,
+                ),
+                str(row.get("created") or ""),
+            )
+            for row in rows
+        ]
+
+    async def customer_orders(self, customer_id: str) -> tuple[int, list[str]]:
+        """How many sales orders the customer has, and the numbers of those not closed or cancelled."""
+        rows = await self._client.suiteql_rows(
+            f"SELECT t.id, t.tranid, t.status FROM transaction t WHERE t.type = 'SalesOrd' "
+            f"AND t.entity = {literal_id(customer_id)} ORDER BY t.id"
+        )
+        open_orders = [
+            str(r.get("tranid") or r["id"]) for r in rows if str(r.get("status")) not in CLOSED_ORDER
+        ]
+        return len(rows), open_orders
+
     async def newest_modification(self) -> dt.datetime | None:
-        """NetSuite's time of its newest invoice, fulfilment or customer change: where a first poll
-        starts."""
+        """NetSuite's time of its newest sales order, invoice, fulfilment or customer change: where a first
+        poll starts (and, for onboarding, the moment q2c went live)."""
         newest = []
-        for table, where in (("transaction", "WHERE t.type IN ('CustInvc', 'ItemShip')"), ("customer", "")):
+        for table, where in (
+            ("transaction", "WHERE t.type IN ('SalesOrd', 'CustInvc', 'ItemShip')"),
+            ("customer", ""),
+        ):
             rows = await self._client.suiteql_rows(
                 f"SELECT TO_CHAR(MAX(t.lastmodifieddate), 'YYYY-MM-DD HH24:MI:SS') AS modified "
                 f"FROM {table} t {where}"

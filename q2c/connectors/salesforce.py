@@ -214,6 +214,24 @@ class SalesforceClient:
         )
         return status == 201
 
+    def upsert_with_id(
+        self, sobject: str, external_field: str, value: str, fields: dict[str, Any]
+    ) -> tuple[str, bool]:
+        """``upsert``, returning the record's id and whether it was created. An update answered 204
+        (no body: some API versions) costs one more call, a GET by the external id."""
+        path = f"{external_field}/{quote(value, safe='')}"
+        response = self._call(
+            f"upsert of {sobject} {external_field}={value}",
+            lambda sf: getattr(sf, sobject).upsert(path, fields, raw_response=True),
+        )
+        body = _json_or_none(response) if response.content else None
+        if isinstance(body, dict) and body.get("id"):
+            return str(body["id"]), response.status_code == 201
+        found = self._call(
+            f"read of {sobject} {external_field}={value}", lambda sf: getattr(sf, sobject).get(path)
+        )
+        return str(found["Id"]), False
+
     def get_account(self, account_id: str) -> Account | None:
         return self._account_where("Id", require_id(account_id, "an account"))
 

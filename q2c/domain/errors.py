@@ -11,3 +11,5 @@ class BusinessError(StrEnum):
     ACCOUNT_NOT_FOUND = "AccountNotFound"
     MAPPING_INVALID = "MappingInvalid"
     INACTIVE_ITEM = "InactiveItem"
+    ONBOARDING_FILE_INVALID = "OnboardingFileInvalid"
+    ACCOUNT_NOT_LINKED = "AccountNotLinked"

@@ -148,14 +148,14 @@ def load_mapping(path: Path | None = None, *, metadata: Path | None = None) -> M
         mapping = Mapping.model_validate(raw)
     except ValidationError as exc:
         problems = [(tuple(err["loc"]), err["msg"]) for err in exc.errors()]
-        raise MappingError(_format(path, text, problems)) from exc
+        raise MappingError(format_problems(path, text, problems)) from exc
     try:
         meta = load_metadata(metadata)
     except MetadataError as exc:
         raise MappingError(f"mapping file {path} cannot be checked: {exc}") from exc
     problems = list(_cross_check(mapping, meta))
     if problems:
-        raise MappingError(_format(path, text, problems))
+        raise MappingError(format_problems(path, text, problems))
     return _resolve_lookups(mapping)
 
 
@@ -404,8 +404,11 @@ def format_loc(loc: Loc) -> str:
     return out
 
 
-def _format(path: Path, text: str, problems: list[tuple[Loc, str]]) -> str:
-    """`mapping file <path> line 42: account.fields[3].direction: <problem>`; several problems get a line each."""
+def format_problems(
+    path: Path, text: str, problems: list[tuple[Loc, str]], *, kind: str = "mapping file"
+) -> str:
+    """`mapping file <path> line 42: account.fields[3].direction: <problem>`; several problems get a line each.
+    ``kind`` names the file for a person ("mapping file", "onboarding file")."""
     lines = key_lines(text)
     located = sorted(((line_for(lines, loc), loc, msg) for loc, msg in problems), key=lambda p: p[0] or 0)
     rendered = [
@@ -413,5 +416,5 @@ def _format(path: Path, text: str, problems: list[tuple[Loc, str]]) -> str:
         for line, loc, msg in located
     ]
     if len(rendered) == 1:
-        return f"mapping file {path.parent / rendered[0]}"
-    return f"mapping file {path} has {len(rendered)} problems:\n  " + "\n  ".join(rendered)
+        return f"{kind} {path.parent / rendered[0]}"
+    return f"{kind} {path} has {len(rendered)} problems:\n  " + "\n  ".join(rendered)

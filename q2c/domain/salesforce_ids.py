@@ -47,3 +47,14 @@ def normalize_salesforce_id(record_id: str) -> str:
             f"(expected {expected[15:]}); the id was mistyped or its letter case was changed"
         )
     return expected
+
+
+def salesforce_id_or_none(value: str | None, key_prefix: str) -> str | None:
+    """``value`` as an 18-character id of the object with ``key_prefix`` (``006`` Opportunity, ``001``
+    Account), or None when it is not one: an external id from another system is just text."""
+    if not value or not value.startswith(key_prefix):
+        return None
+    try:
+        return normalize_salesforce_id(value)
+    except InvalidSalesforceId:
+        return None

@@ -1,4 +1,5 @@
 from q2c.store.backfill import BackfillStore  # registers the backfill tables with create_all
+from q2c.store.onboarding import OnboardingStore  # registers the onboarding tables with create_all
 from q2c.store.store import (
     CreditRecord,
     LinkKind,
@@ -13,6 +14,7 @@ __all__ = [
     "BackfillStore",
     "CreditRecord",
     "LinkKind",
+    "OnboardingStore",
     "ParkedRecord",
     "RecordLink",
     "ShownInvoice",

@@ -7,15 +7,37 @@ idempotent upserts, because activities that make them can be retried.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
+from typing import TypeVar
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Engine, UniqueConstraint
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 # Ids per IN (...) list: well inside SQLite's and Postgres' limits on bound parameters.
 _IN_CHUNK = 500
+T = TypeVar("T")
+
+
+def first_writer(engine: Engine, attempt: Callable[[Session], tuple[T, SQLModel | None]], what: str) -> T:
+    """Run ``attempt`` in a session and commit the row it hands back (None: nothing to write). A
+    concurrent insert of the same key loses the race once (IntegrityError); the second try finds the
+    winner's row."""
+    for _ in range(2):
+        with Session(engine) as session:
+            result, row = attempt(session)
+            if row is None:
+                return result
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                continue
+            session.refresh(row)
+            return result
+    raise RuntimeError(f"could not {what}")
 
 
 class LinkKind(StrEnum):
@@ -101,28 +123,22 @@ class Store:
 
     def link(self, kind: LinkKind, salesforce_id: str, netsuite_id: str) -> RecordLink:
         """Record that the two ids are one business record; re-linking the same pair changes nothing."""
-        for _ in range(2):  # a concurrent insert of the same pair loses the race once, then finds it
-            with Session(self.engine) as session:
-                row = session.exec(
-                    select(RecordLink).where(
-                        RecordLink.kind == kind.value, RecordLink.salesforce_id == salesforce_id
-                    )
-                ).first()
-                if row is None:
-                    row = RecordLink(kind=kind.value, salesforce_id=salesforce_id, netsuite_id=netsuite_id)
-                elif row.netsuite_id != netsuite_id:
-                    row.netsuite_id, row.updated_at = netsuite_id, _now()
-                else:
-                    return row
-                session.add(row)
-                try:
-                    session.commit()
-                except IntegrityError:
-                    session.rollback()
-                    continue
-                session.refresh(row)
-                return row
-        raise RuntimeError(f"could not link {kind.value} {salesforce_id} -> {netsuite_id}")
+
+        def attempt(session: Session) -> tuple[RecordLink, RecordLink | None]:
+            row = session.exec(
+                select(RecordLink).where(
+                    RecordLink.kind == kind.value, RecordLink.salesforce_id == salesforce_id
+                )
+            ).first()
+            if row is None:
+                row = RecordLink(kind=kind.value, salesforce_id=salesforce_id, netsuite_id=netsuite_id)
+            elif row.netsuite_id != netsuite_id:
+                row.netsuite_id, row.updated_at = netsuite_id, _now()
+            else:
+                return row, None
+            return row, row
+
+        return first_writer(self.engine, attempt, f"link {kind.value} {salesforce_id} -> {netsuite_id}")
 
     def link_many(self, kind: LinkKind, pairs: list[tuple[str, str]]) -> None:
         """``link`` for many pairs, in one transaction per call (a pair's existing link is updated)."""
@@ -191,6 +207,16 @@ class Store:
         with Session(self.engine) as session:
             row = session.get(Watermark, name)
             return row.value if row else None
+
+    def mark_once(self, name: str, value: str) -> str:
+        """The value kept under ``name``, set to ``value`` if there is none yet (a moment q2c starts
+        counting from, such as when onboarding went live): never moved afterwards."""
+
+        def attempt(session: Session) -> tuple[str, Watermark | None]:
+            row = session.get(Watermark, name)
+            return (row.value, None) if row is not None else (value, Watermark(name=name, value=value))
+
+        return first_writer(self.engine, attempt, f"mark {name}")
 
     def save_poll(
         self,

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from q2c.domain.salesforce_ids import InvalidSalesforceId, normalize_salesforce_id, to_18
+from q2c.domain.salesforce_ids import (
+    InvalidSalesforceId,
+    normalize_salesforce_id,
+    salesforce_id_or_none,
+    to_18,
+)
 
 # Published pairs (Salesforce help and CASESAFEID() examples) and ids the sandbox hands out.
 KNOWN_PAIRS = [
@@ -51,3 +56,11 @@ def test_a_wrong_id_is_refused_naming_it_and_the_problem(given: str, problem: st
 def test_to_18_takes_only_15_characters() -> None:
     with pytest.raises(InvalidSalesforceId, match="has 18 characters"):
         to_18("001D000000IqhSLIAZ")
+
+
+def test_an_external_id_is_taken_for_a_record_id_only_when_it_is_one() -> None:
+    assert salesforce_id_or_none("006000000000001", "006") == to_18("006000000000001")
+    assert salesforce_id_or_none("onb-12ab", "006") is None
+    assert salesforce_id_or_none("001000000000001AAA", "006") is None  # an account's id, not a deal's
+    assert salesforce_id_or_none("006000000000001ZZZ", "006") is None  # a checksum that does not fit
+    assert salesforce_id_or_none(None, "006") is None
