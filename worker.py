@@ -19,6 +19,7 @@ from activities.mapping import MappingActivities
 from activities.netsuite import NetSuiteActivities
 from activities.netsuite_accounts import NetSuiteAccountActivities
 from activities.netsuite_poller import NetSuitePollerActivities
+from activities.onboarding import OnboardingActivities, OnboardingSteeringActivities
 from activities.poller_state import PollerStateActivities
 from activities.reconciliation import NetSuiteReconciliationActivities, ReconciliationActivities
 from activities.salesforce import SalesforceActivities
@@ -29,6 +30,7 @@ from q2c.connectors.netsuite import NetSuiteClient, NetSuiteConnection
 from q2c.connectors.netsuite_billing import NetSuiteBilling
 from q2c.connectors.salesforce import SalesforceClient, SalesforceConnection
 from q2c.domain.mapping import load_mapping
+from q2c.domain.onboarding import load_onboarding_plan
 from q2c.store import Store
 from temporal_client.accounts import account_sync_options
 from temporal_client.connect import connect_temporal
@@ -40,6 +42,7 @@ from workflows.calls import task_queue
 from workflows.catalog_sync import CatalogSync, InventorySync
 from workflows.customer_intake import NetSuiteCustomerIntake
 from workflows.netsuite_poll import NetSuitePoll
+from workflows.onboarding import Onboarding
 from workflows.order_to_cash import OrderToCash
 from workflows.reconciliation import Reconcile, ReconcileMonthEnd
 from workflows.salesforce_poll import SalesforcePoll
@@ -57,6 +60,7 @@ WORKFLOWS = [
     Backfill,
     Reconcile,
     ReconcileMonthEnd,
+    Onboarding,
 ]
 
 
@@ -100,6 +104,9 @@ def build_workers(
     """One worker per task queue; ``salesforce`` replaces the Salesforce order activities (tests)."""
     # Refuse to start on a broken mapping file (or one naming a field the metadata lacks), naming the field.
     load_mapping(settings.mapping_path, metadata=settings.metadata_dir)
+    load_onboarding_plan(
+        settings.onboarding_path, metadata=settings.metadata_dir
+    )  # likewise the onboarding file
     sf_client = salesforce_client(settings)
     salesforce = salesforce or SalesforceActivities(sf_client)
     sf_accounts = SalesforceAccountActivities(sf_client)
@@ -123,6 +130,10 @@ def build_workers(
         settings.reports_base_url,
         default_currency=settings.reporting_currency,
         default_budget=settings.reconcile_salesforce_api_budget,
+    )
+    onboarding = OnboardingActivities(sf_client, store, settings.onboarding_path, settings.metadata_dir)
+    onboarding_steering = OnboardingSteeringActivities(
+        store, steering, settings.onboarding_path, settings.metadata_dir
     )
     activities: list[Callable[..., Any]] = [
         salesforce.read_opportunity,
@@ -148,6 +159,19 @@ def build_workers(
         netsuite_activities.get_order_billing,
         netsuite_activities.check_credit,
         netsuite_activities.close_sales_order,
+        netsuite_activities.customer_orders,
+        onboarding.load_onboarding_plan,
+        onboarding.read_onboarding_account,
+        onboarding.assign_csm,
+        onboarding.resolve_user,
+        onboarding.record_onboarding,
+        onboarding.upsert_onboarding_record,
+        onboarding.set_account_csm,
+        onboarding.upsert_onboarding_task,
+        onboarding.read_onboarding_tasks,
+        onboarding.update_onboarding_tasks,
+        onboarding_steering.start_onboardings,
+        onboarding_steering.notify_onboardings,
         ns_accounts.read_customer_state,
         ns_accounts.find_customer_candidates,
         ns_accounts.write_customer,

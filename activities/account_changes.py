@@ -30,6 +30,12 @@ from temporal_client.steering import Steering
 from workflows import names
 
 _WATCHED = {"Account": "Id", "Contact": "Id, AccountId"}  # object -> the fields a change event needs
+# Onboarding's: its Tasks (completed, reopened, cancelled by people) and users (a CSM deactivated, a new
+# manager). object -> (fields, condition).
+_ONBOARDING_WATCHED = {
+    "Task": ("Id, Q2C_Key__c", "Q2C_Key__c LIKE 'onboarding:%'"),
+    "User": ("Id, IsActive", ""),
+}
 
 
 def _soql_time(value: dt.datetime) -> str:
@@ -96,21 +102,31 @@ class AccountChangeActivities:
         overlap re-reads only what may have been in flight when last read. Without a watermark (first
         run) the poller starts from now: existing records are synced by their next change."""
         now = dt.datetime.now(dt.UTC)
+        watched: dict[str, tuple[str, str]] = {sobject: (fields, "") for sobject, fields in _WATCHED.items()}
+        if request.onboarding:
+            watched |= _ONBOARDING_WATCHED
         with api_errors():
             me = await asyncio.to_thread(lambda: self._salesforce.user_id)
             if request.watermark is None:
-                mark = SalesforceWatermark(objects={s: await self._newest(s, now) for s in _WATCHED})
+                mark = SalesforceWatermark(objects={s: await self._newest(s, now) for s in watched})
                 return SalesforceChanges(watermark=mark.model_dump_json())
             mark = _salesforce_watermark(request.watermark, request.overlap_seconds)
             rows: dict[str, list[dict[str, Any]]] = {}
-            for sobject, fields in _WATCHED.items():
+            for sobject, (fields, condition) in watched.items():
+                # An object watched since this poll starts from now: its past is not replayed.
                 cursor = mark.objects.get(sobject) or await self._newest(sobject, now)
-                rows[sobject] = await self._changed(sobject, fields, cursor, request.limit)
+                rows[sobject] = await self._changed(sobject, fields, cursor, request.limit, condition)
                 mark.objects[sobject] = _advance(
                     cursor, rows[sobject], request.limit, now - dt.timedelta(seconds=request.overlap_seconds)
                 )
                 activity.heartbeat(sobject)
         result = SalesforceChanges(watermark=mark.model_dump_json())
+        for row in rows.get("Task", []):
+            if row.get("LastModifiedById") == me:
+                result.own_writes_skipped += 1
+                continue
+            result.onboarding_tasks.append(str(row["Q2C_Key__c"]))
+        result.users = [str(row["Id"]) for row in rows.get("User", []) if row.get("LastModifiedById") != me]
         for row in rows["Account"]:
             if row.get("LastModifiedById") == me:
                 result.own_writes_skipped += 1
@@ -137,7 +153,7 @@ class AccountChangeActivities:
         return result
 
     async def _changed(
-        self, sobject: str, fields: str, cursor: ChangeCursor, limit: int
+        self, sobject: str, fields: str, cursor: ChangeCursor, limit: int, condition: str = ""
     ) -> list[dict[str, Any]]:
         stamp = dt.datetime.fromisoformat(cursor.stamp)
         reread = dt.datetime.fromisoformat(cursor.reread_from) if cursor.reread_from else None
@@ -151,9 +167,10 @@ class AccountChangeActivities:
                 f"(SystemModstamp > {_soql_time(stamp)} OR "
                 f"(SystemModstamp = {_soql_time(stamp)} AND Id > '{_soql_id(cursor.id)}'))"
             )
+        where = f"{after} AND {condition}" if condition else after
         soql = (
             f"SELECT {fields}, LastModifiedById, SystemModstamp FROM {sobject} "
-            f"WHERE {after} ORDER BY SystemModstamp, Id LIMIT {int(limit)}"
+            f"WHERE {where} ORDER BY SystemModstamp, Id LIMIT {int(limit)}"
         )
         return await asyncio.to_thread(self._salesforce.query_all, soql)
 

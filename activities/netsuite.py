@@ -27,6 +27,7 @@ from q2c.domain.messages import (
     SalesOrderRef,
     Written,
 )
+from q2c.domain.messages.onboarding import CustomerOrders, CustomerOrdersRead
 from q2c.domain.order import CustomerUpsert, SalesOrderUpsert
 from q2c.domain.records import SalesOrder
 from q2c.store import LinkKind, Store
@@ -136,6 +137,13 @@ class NetSuiteActivities:
     async def get_order_billing(self, request: GetOrderBilling) -> OrderBilling:
         with api_errors():
             return await self._billing.order_billing(request.sales_order_id)
+
+    @activity.defn(name="customer_orders")
+    async def customer_orders(self, request: CustomerOrders) -> CustomerOrdersRead:
+        """The customer's sales orders: how many, and which are still open (not closed or cancelled)."""
+        with api_errors():
+            count, open_orders = await self._billing.customer_orders(request.customer_id)
+        return CustomerOrdersRead(orders=count, open_orders=open_orders)
 
     @activity.defn(name="check_credit")
     async def check_credit(self, request: CheckCredit) -> CreditState:

@@ -21,8 +21,13 @@ from q2c.domain.messages import (
     NetSuiteChanges,
     ReadChanges,
 )
+from q2c.domain.messages.onboarding import FirstOrder
 from q2c.store import LinkKind, Store
 from workflows import names
+
+# The store's mark of when onboarding went live: the newest sales order id then. Orders up to it never start
+# an onboarding (their customers were customers before q2c).
+ONBOARDING_SINCE = "onboarding-since-order-id"
 
 
 class NetSuitePollerActivities:
@@ -50,6 +55,7 @@ class NetSuitePollerActivities:
             changed_customers = await self._billing.customers_changed_since(since)
             activity.heartbeat("changed customers")
             overdue = await self._billing.overdue_invoices(lambda n: activity.heartbeat(f"overdue {n}"))
+            first_orders = await self._first_orders(request, since, start)
         orders = await asyncio.to_thread(
             self._store.salesforce_ids,
             LinkKind.ORDER,
@@ -82,6 +88,7 @@ class NetSuitePollerActivities:
         stamps = [i.modified for i in invoices] + [f.modified for f in fulfillments]
         newest = [parse_netsuite_time(stamp) for stamp in stamps if stamp]
         newest += [parse_netsuite_time(modified) for _, modified in changed_customers if modified]
+        newest += [parse_netsuite_time(created) for _, created in first_orders if created]
         newest.append(start)  # never move back
         customers = {i.customer_id for i in invoices if i.customer_id}
         customers |= {i.customer_id for i in overdue if i.customer_id}
@@ -102,7 +109,24 @@ class NetSuitePollerActivities:
                 opportunity_id: f"NetSuite {' and '.join(sorted(kinds))} changed"
                 for opportunity_id, kinds in reasons.items()
             },
+            first_orders=[order for order, _ in first_orders],
         )
+
+    async def _first_orders(
+        self, request: ReadChanges, since: dt.datetime, start: dt.datetime
+    ) -> list[tuple[FirstOrder, str]]:
+        """Customers whose first sales order came after onboarding went live. The first poll that reads
+        them marks that moment, as the newest sales order's id then (ids only grow; times tie within a
+        second), and onboards nobody: orders from before it never count as a new customer's."""
+        if not request.first_orders:
+            return []
+        mark = await asyncio.to_thread(self._store.watermark, ONBOARDING_SINCE)
+        if mark is None:
+            newest = await self._billing.newest_sales_order_id()
+            mark = await asyncio.to_thread(self._store.mark_once, ONBOARDING_SINCE, newest)
+        if not request.watermark:
+            return []
+        return await self._billing.first_orders_since(since, after_id=mark)
 
     @activity.defn(name="evaluate_credit")
     async def evaluate_credit(self, request: EvaluateCredit) -> CreditChanges:

@@ -18,6 +18,7 @@ from q2c.config import Settings
 from q2c.domain.mapping import MappingError
 from q2c.domain.messages import DealClosed, OrderStatus
 from q2c.domain.messages.catalog import CatalogStatus
+from q2c.domain.onboarding import OnboardingFileError
 from q2c.domain.order import OrderStage
 from workflows import names
 
@@ -476,6 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
     from starter.reconcile_cli import add_reconcile_commands
 
     add_reconcile_commands(sub)
+    from starter.onboarding_cli import add_onboarding_commands
+
+    add_onboarding_commands(sub)
     _add_dev_commands(sub)
     return parser
 
@@ -494,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         settings = Settings()
         sys.exit(args.handler(args, settings))
-    except MappingError as exc:
+    except (MappingError, OnboardingFileError) as exc:
         console.print(f"[red]{exc}")
         sys.exit(2)
 

@@ -1,5 +1,6 @@
 """The Salesforce webhook: Outbound Messages in; ``deal_closed`` / ``deal_reopened`` signals to orders
-(Opportunity) and change events to account sync workflows (Account, Contact) out.
+(Opportunity), change events to account sync workflows (Account, Contact) and ``task_changed`` to
+onboardings (a Task whose ``Q2C_Key__c`` is an onboarding's, closed) out.
 
 The SOAP Ack goes back only after Temporal accepted every signal of the message; otherwise Salesforce
 keeps the message and redelivers it (at least once, so duplicates are normal and harmless: signal-with-
@@ -29,6 +30,7 @@ from temporalio.client import Client
 
 from q2c.config import WEBHOOK_PATH, IPNetwork, Settings
 from q2c.domain.messages import DealClosed, DealReopened, SalesforceAccountChanged, SalesforceContactChanged
+from q2c.domain.messages.onboarding import TaskChanged, customer_of_task_key
 from starter.outbound_message import (
     Notification,
     OutboundMessageError,
@@ -44,11 +46,13 @@ from temporal_client.accounts import (
     salesforce_contact_changed,
 )
 from temporal_client.connect import connect_temporal
+from temporal_client.onboarding import signal_onboarding
 from temporal_client.orders import deal_closed, deal_reopened
+from workflows import names
 
 log = logging.getLogger("q2c.webhook")
 # Key prefixes of the objects this endpoint takes (one outbound message per object in Salesforce).
-KEY_PREFIXES = {"006": "Opportunity", "001": "Account", "003": "Contact"}
+KEY_PREFIXES = {"006": "Opportunity", "001": "Account", "003": "Contact", "00T": "Task"}
 MAX_BODY_BYTES = 5 * 1024 * 1024
 SOAP_MEDIA_TYPES = ("text/xml", "application/soap+xml")  # SOAP 1.1 (what Salesforce sends), SOAP 1.2
 
@@ -131,7 +135,7 @@ def _check_notification(item: Notification) -> None:
     if kind is None or item.sobject_type not in ("", kind):
         raise OutboundMessageError(
             f"notification {item.notification_id} is about {item.sobject_type or 'a record'} {item.record_id}; "
-            "this endpoint takes Opportunity, Account and Contact notifications"
+            "this endpoint takes Opportunity, Account, Contact and Task notifications"
         )
     if kind == "Opportunity":
         is_won(item)  # refuses anything but true or false
@@ -140,6 +144,13 @@ def _check_notification(item: Notification) -> None:
             f"notification {item.notification_id} (Contact {item.record_id}) has no AccountId: add AccountId to "
             "the fields of the Contact outbound message"
         )
+    if kind == "Task":
+        for field in ("Q2C_Key__c", "IsClosed"):
+            if field not in item.fields:
+                raise OutboundMessageError(
+                    f"notification {item.notification_id} (Task {item.record_id}) has no {field}: add it to "
+                    "the fields of the Task outbound message"
+                )
 
 
 def create_webhook_app(settings: Settings, client: Client | None = None) -> Starlette:
@@ -208,6 +219,17 @@ def create_webhook_app(settings: Settings, client: Client | None = None) -> Star
                         SalesforceContactChanged(
                             contact_id=item.record_id, modified_by=modified_by, source="outbound-message"
                         ),
+                    )
+            elif kind == "Task":
+                # A claim: the onboarding reads its tasks from Salesforce. Only a task closed (done, or
+                # cancelled by a person) moves an onboarding; q2c's own creations are never closed.
+                customer = customer_of_task_key(item.fields.get("Q2C_Key__c", ""))
+                if customer is not None and item.fields.get("IsClosed") == "true":
+                    await signal_onboarding(
+                        client_now,
+                        customer,
+                        names.TASK_CHANGED_SIGNAL,
+                        TaskChanged(key=item.fields["Q2C_Key__c"], source="outbound-message"),
                     )
             elif not is_won(item):
                 # Away from Closed Won: only an order that exists has anything to undo.

@@ -36,8 +36,15 @@ def _order_workflow_id(opportunity_id: str) -> str:
     return names.order_workflow_id(normalize_salesforce_id(opportunity_id))
 
 
-def order_input(settings: Settings, opportunity_id: str) -> OrderInput:
+def record_links(settings: Settings) -> RecordLinks:
+    """The two user interfaces' base URLs, for links in the web UI's details."""
     salesforce_ui = settings.salesforce_ui_url or settings.salesforce_token_url.split("/services/")[0]
+    return RecordLinks(
+        salesforce=salesforce_ui, netsuite=settings.netsuite_ui_url or settings.netsuite_base_url
+    )
+
+
+def order_input(settings: Settings, opportunity_id: str) -> OrderInput:
     return OrderInput(
         opportunity_id=opportunity_id,
         options=OrderOptions(
@@ -49,9 +56,7 @@ def order_input(settings: Settings, opportunity_id: str) -> OrderInput:
             stock_shortfall=StockShortfallPolicy(settings.stock_shortfall),
             stock_recheck_seconds=settings.stock_recheck_seconds,
         ),
-        links=RecordLinks(
-            salesforce=salesforce_ui, netsuite=settings.netsuite_ui_url or settings.netsuite_base_url
-        ),
+        links=record_links(settings),
     )
 
 

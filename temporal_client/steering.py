@@ -15,7 +15,8 @@ from q2c.domain.messages import (
     SalesforceAccountChanged,
     SalesforceContactChanged,
 )
-from temporal_client import accounts, orders
+from q2c.domain.messages.onboarding import FirstOrder
+from temporal_client import accounts, onboarding, orders
 from workflows import names
 
 
@@ -46,6 +47,21 @@ class Steering:
 
     async def netsuite_customer_changed(self, event: NetSuiteCustomerChanged, account_id: str | None) -> None:
         await accounts.netsuite_customer_changed(self.client, self.account_options, event, account_id)
+
+    async def start_onboarding(self, first_order: FirstOrder, *, attempt: int, source: str) -> None:
+        """Signal-with-start a customer's onboarding (the caller has claimed it in q2c's store)."""
+        if self.settings is None:
+            raise RuntimeError("this Steering was built without settings: it cannot start onboardings")
+        await onboarding.start_onboarding(
+            self.client, self.settings, first_order, attempt=attempt, source=source
+        )
+
+    async def onboarding_running(self, customer_id: str) -> bool:
+        return await onboarding.is_running(self.client, customer_id)
+
+    async def signal_onboarding(self, customer_id: str, signal: str, arg: object) -> int:
+        """1 when the customer's onboarding is running and took the signal, else 0."""
+        return await onboarding.signal_onboarding(self.client, customer_id, signal, arg)
 
     async def orders(self, query: str) -> list[OrderRef]:
         """Order workflows matching a visibility query (eventually consistent: seconds behind)."""

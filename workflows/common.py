@@ -1,8 +1,11 @@
-"""What the workflows share: the "needs attention" exception, and how an activity failure reads to a
-person."""
+"""What the workflows share: the "needs attention" exception, how an activity failure reads to a
+person, and keyword search attributes set from a workflow's state."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
@@ -33,3 +36,8 @@ def needs_attention(failure: ActivityError, max_attempts: int) -> NeedsAttention
     cause = failure.cause
     error_type = cause.type if isinstance(cause, ApplicationError) else None
     return NeedsAttention(failure_reason(failure, max_attempts), error_type)
+
+
+def keywords(*pairs: tuple[SearchAttributeKey[str], str | None]) -> list[SearchAttributeUpdate[Any]]:
+    """Each keyword search attribute set to its value, or unset when there is none (yet)."""
+    return [key.value_set(value) if value else key.value_unset() for key, value in pairs]

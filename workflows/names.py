@@ -69,6 +69,8 @@ ORDER_CURRENCY = SearchAttributeKey.for_keyword("OrderCurrency")
 # A backfill's progress: records processed so far and to process (planning reads, then writes).
 BACKFILL_DONE = SearchAttributeKey.for_int("BackfillDone")
 BACKFILL_TOTAL = SearchAttributeKey.for_int("BackfillTotal")
+# An onboarding's customer success manager (a Salesforce user id): "every onboarding of this CSM".
+CUSTOMER_SUCCESS_MANAGER = SearchAttributeKey.for_keyword("CustomerSuccessManager")
 
 SEARCH_ATTRIBUTES = (
     STAGE,
@@ -80,6 +82,7 @@ SEARCH_ATTRIBUTES = (
     ORDER_CURRENCY,
     BACKFILL_DONE,
     BACKFILL_TOTAL,
+    CUSTOMER_SUCCESS_MANAGER,
 )
 
 CATALOG_WORKFLOW = "CatalogSync"
@@ -132,3 +135,30 @@ def reconcile_period(workflow_id: str) -> str:
     if not workflow_id.startswith(_RECONCILE_PREFIX) or workflow_id == _RECONCILE_PREFIX:
         raise ValueError(f"{workflow_id!r} is not a reconciliation workflow id (reconcile:<period>)")
     return workflow_id[len(_RECONCILE_PREFIX) :]
+
+
+# Customer onboarding (workflows.onboarding): onboarding:{NetSuite customer id}, started once per customer
+# (q2c's store decides) when its first sales order exists: by the order workflow for a customer it made, by
+# the NetSuite poller for any other, or by a person (q2c onboarding-start).
+ONBOARDING_WORKFLOW = "Onboarding"
+_ONBOARDING_PREFIX = "onboarding:"
+FIRST_ORDER_SIGNAL = "first_order"
+TASK_CHANGED_SIGNAL = "task_changed"
+CREDIT_HOLD_CHANGED_SIGNAL = "credit_hold_changed"
+CSM_CHANGED_SIGNAL = "csm_changed"
+ORDER_CLOSED_SIGNAL = "order_closed"
+SKIP_STEP_UPDATE = "skip_step"
+REASSIGN_UPDATE = "reassign"
+FINISH_EARLY_UPDATE = "finish_early"
+
+
+def onboarding_workflow_id(customer_id: str) -> str:
+    return f"{_ONBOARDING_PREFIX}{customer_id}"
+
+
+def onboarding_customer_id(workflow_id: str) -> str:
+    if not workflow_id.startswith(_ONBOARDING_PREFIX) or not workflow_id[len(_ONBOARDING_PREFIX) :].isdigit():
+        raise ValueError(
+            f"{workflow_id!r} is not an onboarding workflow id (onboarding:<NetSuite customer id>)"
+        )
+    return workflow_id[len(_ONBOARDING_PREFIX) :]

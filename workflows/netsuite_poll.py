@@ -13,6 +13,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.account_changes import AccountChangeActivities
     from activities.netsuite_poller import NetSuitePollerActivities
+    from activities.onboarding import OnboardingSteeringActivities
     from activities.poller_state import PollerStateActivities
     from activities.salesforce import SalesforceActivities
     from q2c.domain.billing import CreditState
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         ReadChanges,
         SavePoll,
     )
+    from q2c.domain.messages.onboarding import CreditHoldNotice, OnboardingNotifications, StartOnboardings
     from q2c.domain.order import OrderStage
     from workflows import names
     from workflows.calls import ActivityCalls
@@ -41,6 +43,9 @@ with workflow.unsafe.imports_passed_through():
 # Credit evaluated in set-based queries, every waiting order released, per-customer write isolation,
 # overdue invoices re-signalled only on a shown change. Polls started before run the old path.
 SET_BASED_POLL = "set-based-poll"
+# Onboarding: customers whose first sales order is new start their onboarding; credit holds starting or
+# ending reach the running onboardings. Polls started before did neither.
+ONBOARDING_POLL = "poll-onboarding"
 # A paged read of the whole account may take long on a real one; the heartbeat timeout, not this,
 # notices a worker that died.
 PAGED_ACTIVITY_TIMEOUT = 3600.0
@@ -92,6 +97,7 @@ class NetSuitePoll:
     async def run(self, request: PollInput) -> PollResult:
         if not workflow.patched(SET_BASED_POLL):
             return await self._run_before_set_based_poll(request)
+        onboarding = workflow.patched(ONBOARDING_POLL)
         start = await self._call(PollerStateActivities.load_watermark, LoadWatermark())
         changes = await self._paged(
             NetSuitePollerActivities.read_netsuite_changes,
@@ -100,6 +106,7 @@ class NetSuitePoll:
                 overlap_seconds=request.overlap_seconds,
                 credit_overdue_days=request.credit_overdue_days,
                 overdue_signals_per_poll=request.overdue_signals_per_poll,
+                first_orders=onboarding,
             ),
         )
         signalled = await self._signal_orders(
@@ -124,6 +131,15 @@ class NetSuitePoll:
                 ),
             )
             accounts = notified.signalled
+
+        started = 0
+        if onboarding and start.watermark and changes.first_orders:
+            # Not on the first poll, which only finds where to start: earlier customers are not new.
+            onboardings = await self._call(
+                OnboardingSteeringActivities.start_onboardings,
+                StartOnboardings(first_orders=changes.first_orders, source="poller"),
+            )
+            started = len(onboardings.started)
 
         waiting = await self._call(
             PollerStateActivities.find_orders,
@@ -158,6 +174,18 @@ class NetSuitePoll:
                 for o in credit.released_orders
             ]
         )
+        holds = [
+            CreditHoldNotice(customer_id=c.state.customer_id, on_hold=c.state.on_hold, reason=c.state.reason)
+            for c in credit.changes
+            if c.state.on_hold != c.was_on_hold
+        ]
+        told = 0
+        if onboarding and holds:
+            notified_onboardings = await self._call(
+                OnboardingSteeringActivities.notify_onboardings,
+                OnboardingNotifications(credit=holds, source="netsuite-poller"),
+            )
+            told = notified_onboardings.signalled
 
         await self._call(
             PollerStateActivities.save_poll,
@@ -185,6 +213,8 @@ class NetSuitePoll:
             accounts_signalled=accounts,
             parked=parked,
             fulfillments_read=changes.fulfillments_read,
+            onboardings_started=started,
+            onboardings_signalled=told,
         )
 
     async def _show_credit(self, change: CreditChange) -> None:

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.mapping import MappingActivities
     from activities.netsuite import NetSuiteActivities
     from activities.netsuite_accounts import NetSuiteAccountActivities
+    from activities.onboarding import OnboardingSteeringActivities
     from activities.salesforce import SalesforceActivities
     from q2c.domain.billing import OrderBilling
     from q2c.domain.errors import BusinessError
@@ -48,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         RetryRequest,
         StockChanged,
     )
+    from q2c.domain.messages.onboarding import FirstOrder, OrderClosed, StartOnboardings
     from q2c.domain.order import (
         OrderStage,
         StockShortfallPolicy,
@@ -62,7 +64,7 @@ with workflow.unsafe.imports_passed_through():
     from q2c.domain.sync import Side
     from workflows import names
     from workflows.calls import ActivityCalls
-    from workflows.common import NeedsAttention
+    from workflows.common import NeedsAttention, keywords
     from workflows.customer_matching import ambiguous_message, match_netsuite_customer
 
 Undo = Callable[[], Awaitable[None]]
@@ -79,6 +81,9 @@ FOLLOW_FULFILLMENT = "order-follows-fulfillment"  # the order's NetSuite status 
 FULFILLED_ORDER_GUARD = "fulfilled-order-guard"  # a reopened deal never closes an order already shipped
 STOCK_AT_DEAL_CLOSE = "stock-at-deal-close"  # lines beyond the available stock: warn, or awaiting_stock
 INACTIVE_PRODUCT_PARKS = "inactive-product-parks"  # a product inactive in Salesforce parks the order
+# A customer this order created starts its onboarding (others' first orders: the NetSuite poller), and an
+# order closed (deal reopened, closed in NetSuite) tells the customer's onboarding.
+ORDER_STARTS_ONBOARDING = "order-starts-onboarding"
 
 
 class DealReopenedMidway(Exception):
@@ -232,6 +237,7 @@ class OrderToCash:
                     await self._create_sales_order()
                     if self._status.sales_order_id is None:
                         continue  # the deal reopened meanwhile
+                await self._start_onboarding()
                 if await self._follow_billing():
                     return self._status
             except DealReopenedMidway:
@@ -472,6 +478,7 @@ class OrderToCash:
             plan_customer(account, currency, mapping),
             summary=f"Upsert NetSuite customer for account {account.id}",
         )
+        self._status.customer_created = True  # this order is the customer's first: it starts onboarding
         await self._link_account(account.id, customer.customer_id)
         return customer.customer_id
 
@@ -553,6 +560,9 @@ class OrderToCash:
                 )
                 return True
             if billing.closed and not billing.invoices:
+                await self._tell_onboarding_closed(
+                    f"sales order {self._status.sales_order_number} was closed in NetSuite before it was billed"
+                )
                 self._set_stage(OrderStage.ORDER_CLOSED)
                 await self._write_status(
                     SyncStatus.CLOSED,
@@ -642,6 +652,61 @@ class OrderToCash:
             written = True
         return written
 
+    # -- onboarding ------------------------------------------------------------------------------------------
+    async def _start_onboarding(self) -> None:
+        """A customer this order made (or whose onboarding this order's closing cancelled) is onboarded
+        now; any other customer's first order is found by the NetSuite poller. Never parks the order: the
+        poller's first-order query is the safety net."""
+        status = self._status
+        customer = status.netsuite_customer_id
+        restart = status.onboarding_cancelled_for is not None and status.onboarding_cancelled_for == customer
+        if status.onboarding_requested or customer is None or not (status.customer_created or restart):
+            return
+        if not workflow.patched(ORDER_STARTS_ONBOARDING):
+            return
+        status.onboarding_requested = True
+        first = FirstOrder(
+            customer_id=customer,
+            sales_order_id=status.sales_order_id or "",
+            sales_order_number=status.sales_order_number,
+            account_id=status.account_id,
+            opportunity_id=status.opportunity_id,
+            amount=status.amount,
+            currency=status.currency,
+            created_on=workflow.now().date(),
+        )
+        try:
+            await self._call(
+                OnboardingSteeringActivities.start_onboardings,
+                StartOnboardings(first_orders=[first], source="order", restart_cancelled=restart),
+                summary=f"Start the onboarding of NetSuite customer {customer}",
+            )
+        except NeedsAttention as problem:
+            workflow.logger.error(
+                "Onboarding of %s not started by order %s: %s", customer, status.opportunity_id, problem
+            )
+        status.onboarding_cancelled_for = None
+
+    async def _tell_onboarding_closed(self, reason: str) -> None:
+        """The customer's onboarding is told its order closed (it checks NetSuite for other open orders)."""
+        status = self._status
+        customer = status.netsuite_customer_id
+        if customer is None or not workflow.patched(ORDER_STARTS_ONBOARDING):
+            return
+        handle = workflow.get_external_workflow_handle(names.onboarding_workflow_id(customer))
+        try:
+            await handle.signal(
+                names.ORDER_CLOSED_SIGNAL,
+                OrderClosed(
+                    sales_order_id=status.sales_order_id, opportunity_id=status.opportunity_id, reason=reason
+                ),
+            )
+        except Exception as missing:  # no onboarding runs for the customer: nothing to tell
+            workflow.logger.info("No running onboarding for customer %s: %s", customer, missing)
+            return
+        # Won again, the new order restarts a cancelled onboarding.
+        status.onboarding_cancelled_for, status.onboarding_requested = customer, False
+
     # -- compensations ---------------------------------------------------------------------------------
     async def _undo_for_reopened_deal(self) -> None:
         if self._status.stage is OrderStage.REOPENED:
@@ -670,6 +735,10 @@ class OrderToCash:
                     "Closed Won."
                 )
             await self._close_sales_order()
+            await self._tell_onboarding_closed(
+                f"opportunity {self._status.opportunity_id} left Closed Won; its sales order "
+                f"{self._status.sales_order_number or order_id} was closed"
+            )
         closed = self._status.sales_order_number or order_id
         self._status.sales_order_id = self._status.sales_order_number = None
         self._status.pending_write_back = None
@@ -754,13 +823,12 @@ class OrderToCash:
             names.STAGE.value_set(stage.value),
             names.OPPORTUNITY_ID.value_set(status.opportunity_id),
         ]
-        for key, value in (
+        updates += keywords(
             (names.SALESFORCE_ACCOUNT_ID, status.account_id),
             (names.NETSUITE_CUSTOMER_ID, status.netsuite_customer_id),
             (names.SALES_ORDER_ID, status.sales_order_id),
             (names.ORDER_CURRENCY, status.currency),
-        ):
-            updates.append(key.value_set(value) if value else key.value_unset())
+        )
         if status.amount is not None:
             updates.append(names.ORDER_AMOUNT.value_set(float(status.amount)))
         workflow.upsert_search_attributes(updates)

@@ -8,6 +8,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.account_changes import AccountChangeActivities
+    from activities.onboarding import OnboardingSteeringActivities
     from activities.poller_state import PollerStateActivities
     from q2c.domain.messages import (
         SALESFORCE_POLLER,
@@ -18,19 +19,25 @@ with workflow.unsafe.imports_passed_through():
         SalesforcePollResult,
         SaveWatermark,
     )
+    from q2c.domain.messages.onboarding import OnboardingNotifications
     from workflows import names
     from workflows.calls import ActivityCalls
+
+# Onboarding Tasks and Users are read too, and their changes told to the onboardings concerned; polls
+# started before read accounts and contacts only.
+ONBOARDING_POLL = "poll-salesforce-onboarding"
 
 
 @workflow.defn(name=names.SALESFORCE_POLL_WORKFLOW)
 class SalesforcePoll:
     """One poll of Salesforce: load the watermark (a cursor per object on SystemModstamp and Id); read the
-    next page of accounts and contacts past it, leaving out those q2c's integration user changed last
-    (loop guard 1); signal each pair's workflow; then save the cursors. A data load larger than a page
-    takes as many polls as it has pages, none read twice; records that may have been in flight when read
-    (stamped within the overlap of the read) are read once more by the next poll that has caught up.
-    Nothing is saved before every signal went out, so a failed poll is done again by the next one; a
-    repeated event is one more re-read."""
+    next page of accounts and contacts past it, and of onboarding Tasks and Users, leaving out those q2c's
+    integration user changed last (loop guard 1); signal each pair's workflow, and each open onboarding
+    whose Task or CSM changed; then save the cursors. A data load larger than a page takes as many polls
+    as it has pages, none read twice; records that may have been in flight when read (stamped within the
+    overlap of the read) are read once more by the next poll that has caught up. Nothing is saved before
+    every signal went out, so a failed poll is done again by the next one; a repeated event is one more
+    re-read."""
 
     @workflow.run
     async def run(self, request: SalesforcePollInput) -> SalesforcePollResult:
@@ -39,10 +46,13 @@ class SalesforcePoll:
         call = ActivityCalls(
             request.options, parks=False, start_to_close_seconds=timeout, heartbeat_seconds=timeout
         )
+        onboarding = workflow.patched(ONBOARDING_POLL)
         start = await call(PollerStateActivities.load_watermark, LoadWatermark(poller=SALESFORCE_POLLER))
         changes = await call(
             AccountChangeActivities.read_salesforce_changes,
-            ReadSalesforceChanges(watermark=start.watermark, overlap_seconds=request.overlap_seconds),
+            ReadSalesforceChanges(
+                watermark=start.watermark, overlap_seconds=request.overlap_seconds, onboarding=onboarding
+            ),
         )
         if changes.accounts or changes.contacts:
             await call(
@@ -53,6 +63,15 @@ class SalesforcePoll:
                     source="salesforce-poller",
                 ),
             )
+        told = 0
+        if changes.onboarding_tasks or changes.users:
+            notified = await call(
+                OnboardingSteeringActivities.notify_onboardings,
+                OnboardingNotifications(
+                    tasks=changes.onboarding_tasks, users=changes.users, source="salesforce-poller"
+                ),
+            )
+            told = notified.signalled
         await call(
             PollerStateActivities.save_watermark,
             SaveWatermark(poller=SALESFORCE_POLLER, watermark=changes.watermark),
@@ -62,4 +81,5 @@ class SalesforcePoll:
             accounts_signalled=len(changes.accounts),
             contacts_signalled=len(changes.contacts),
             own_writes_skipped=changes.own_writes_skipped,
+            onboardings_signalled=told,
         )

@@ -210,7 +210,7 @@ def second_block(body: bytes, org: str, opportunity_id: str) -> bytes:
             notification("00Q000000000001EAA"),
             [],
             400,
-            ["takes Opportunity, Account and Contact notifications"],
+            ["takes Opportunity, Account, Contact and Task notifications"],
         ),
     ],
 )

@@ -33,6 +33,11 @@ def test_histories_were_recorded() -> None:
         "inventory_releases_an_order",
         "backfill_over_budget_then_written",
         "reconcile_missing_rate_then_retried",
+        "onboarding_completed",
+        "onboarding_cancelled",
+        "onboarding_skipped_reassigned_finished",
+        "order_started_onboarding",
+        "poll_started_onboarding",
     } <= set(RECORDED)
 
 

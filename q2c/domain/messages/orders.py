@@ -71,6 +71,11 @@ class OrderStatus(BaseModel):
     # warning that says so (Inventory_Warning__c).
     stock_shortfalls: list[StockShortfall] = Field(default_factory=list)
     inventory_warning: str | None = None
+    # Onboarding: the order created its customer (so it is the first order), it asked for the customer's
+    # onboarding, and the customer whose onboarding its closing told (won again, it restarts it).
+    customer_created: bool = False
+    onboarding_requested: bool = False
+    onboarding_cancelled_for: str | None = None
 
 
 class OrderInput(BaseModel):

@@ -11,6 +11,7 @@ from q2c.domain.messages.accounts import (
     SalesforceAccountChanged,
     SalesforceContactChanged,
 )
+from q2c.domain.messages.onboarding import FirstOrder
 from q2c.domain.messages.orders import OrderOptions
 from q2c.domain.records import Account
 
@@ -38,6 +39,7 @@ class ReadChanges(BaseModel):
     overlap_seconds: int
     credit_overdue_days: int
     overdue_signals_per_poll: int = 1000
+    first_orders: bool = False  # also read the customers whose first sales order is new (onboarding)
 
 
 class NetSuiteChanges(BaseModel):
@@ -55,6 +57,8 @@ class NetSuiteChanges(BaseModel):
     fulfillments_read: int = 0
     # Why each order is signalled (what changed), for its billing_changed signal.
     reasons: dict[str, str] = Field(default_factory=dict)
+    # Sales orders created since the watermark that are their customer's first (onboarding starts).
+    first_orders: list[FirstOrder] = Field(default_factory=list)
 
 
 class EvaluateCredit(BaseModel):
@@ -119,6 +123,8 @@ class PollResult(BaseModel):
     accounts_signalled: int = 0
     parked: list[ParkedWrite] = Field(default_factory=list)
     fulfillments_read: int = 0
+    onboardings_started: int = 0
+    onboardings_signalled: int = 0
 
 
 class LoadWatermark(BaseModel):
@@ -165,6 +171,7 @@ class ReadSalesforceChanges(BaseModel):
     watermark: str | None  # the newest SystemModstamp handled, ISO 8601
     overlap_seconds: int
     limit: int = 2000
+    onboarding: bool = False  # also read onboarding Tasks and Users (polls started before did not)
 
 
 class ContactChangeFor(BaseModel):
@@ -177,6 +184,9 @@ class SalesforceChanges(BaseModel):
     accounts: list[SalesforceAccountChanged] = Field(default_factory=list)
     contacts: list[ContactChangeFor] = Field(default_factory=list)
     own_writes_skipped: int = 0  # loop guard 1 at the poller: changes made by q2c's integration user
+    # Onboarding: keys of its Tasks people changed, and users changed (a CSM deactivated?).
+    onboarding_tasks: list[str] = Field(default_factory=list)
+    users: list[str] = Field(default_factory=list)
 
 
 class SaveWatermark(BaseModel):
@@ -194,6 +204,7 @@ class SalesforcePollResult(BaseModel):
     accounts_signalled: int
     contacts_signalled: int
     own_writes_skipped: int
+    onboardings_signalled: int = 0
 
 
 class ChangeCursor(BaseModel):
