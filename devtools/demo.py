@@ -22,6 +22,7 @@ from rich.table import Table
 from devtools.demo_accounts import run_account_sync
 from devtools.demo_catalog import run_catalog
 from devtools.demo_lifecycle import run_lifecycle
+from devtools.demo_onboarding import run_onboarding, show_paused
 from devtools.demo_reconcile import run_reconciliation
 from devtools.processes import ChildExited, RestartPolicy, Supervisor, port_open, q2c_command, wait_for
 from devtools.temporal_server import dev_server_command
@@ -32,7 +33,7 @@ from q2c_sandbox.run import SandboxSetup, sandbox_setup
 from q2c_sandbox.seed import DEMO_DEALS, seed_demo
 from temporal_client.connect import connect_temporal
 from temporal_client.orders import deal_closed, wait_until_settled, web_ui_link
-from temporal_client.schedules import ensure_poll_schedule, ensure_salesforce_poll_schedule
+from temporal_client.schedules import ensure_poll_schedule, ensure_salesforce_poll_schedule, poll_once
 from worker import netsuite_client, salesforce_client
 from workflows import names
 
@@ -165,6 +166,9 @@ async def _close_deals(settings: Settings, setup: SandboxSetup, deal_timeout: fl
             f"NetSuite poller schedule {schedule}: every {settings.netsuite_poll_interval_seconds:g}s "
             "(Schedules in the web UI; pause it there)."
         )
+        # A poll now: the first one marks when q2c went live (customers with orders before are never
+        # onboarded); the demo's deals come after it.
+        await poll_once(client, settings)
         netsuite = netsuite_client(settings)
         try:
             await run_catalog(console, client, settings, netsuite, sf_admin, ns_admin)
@@ -232,6 +236,7 @@ async def _close_deals(settings: Settings, setup: SandboxSetup, deal_timeout: fl
         f"NetSuite sales orders: {orders_before} before this run, {orders_after} after "
         f"({orders_after - orders_before} created)."
     )
+    onboarded = await run_onboarding(console, client, settings, statuses)
     console.rule("From order to cash")
     with (
         SandboxAdmin(setup.salesforce_url, setup.salesforce.admin_key, setup.cert.ca_path) as sf_admin,
@@ -243,6 +248,7 @@ async def _close_deals(settings: Settings, setup: SandboxSetup, deal_timeout: fl
         await schedule_handle.pause(note="q2c demo: scripted billing in progress")
         try:
             await run_lifecycle(console, client, settings, statuses, sf_admin, ns_admin)
+            await show_paused(console, client, onboarded)
             await run_account_sync(console, client, settings, statuses, sf_admin, ns_admin)
             today = dt.date.fromisoformat(ns_admin.get("/clock")["today"])
             await run_reconciliation(console, client, settings, today)

@@ -130,7 +130,12 @@ def _show(console: Console, settings: Settings, sf_admin: SandboxAdmin, ns_admin
             f"balance {account.get('NetSuite_Balance__c')}, overdue {account.get('NetSuite_Overdue_Balance__c')}",
             soft_wrap=True,
         )
-        for task in [t for t in sf_admin.records("Task") if t.get("WhatId") == account["Id"]]:
+        holds = [
+            t
+            for t in sf_admin.records("Task")
+            if t.get("WhatId") == account["Id"] and str(t.get("Q2C_Key__c")).startswith("credit-hold:")
+        ]
+        for task in holds:
             console.print(
                 f"  Task for the account owner ({task.get('OwnerId')}): {task['Subject']!r}, due {task.get('ActivityDate')}",
                 soft_wrap=True,

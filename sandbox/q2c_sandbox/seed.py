@@ -4,9 +4,10 @@ currencies through three subsidiaries. Deterministic, so a second run finds exac
 NetSuite holds the catalog (items of four types, each priced per currency in a price matrix, one with a
 quantity break), two locations with stock, the subsidiaries, and consolidated exchange rates from each
 foreign currency to US dollars for the months around the sandbox clock's today (the only part that
-depends on the date the seed runs). Salesforce holds accounts, open deals and
-the products those deals were quoted from: keyed in by hand before q2c, linked to their NetSuite items,
-with standard price book entries per currency; the catalog sync brings in the rest of the catalog.
+depends on the date the seed runs). Salesforce holds accounts (with their billing countries), open deals
+and the products those deals were quoted from: keyed in by hand before q2c, linked to their NetSuite
+items, with standard price book entries per currency (the catalog sync brings in the rest of the catalog),
+and the users: two sales reps and the customer success team q2c's shipped onboarding file names.
 """
 
 from __future__ import annotations
@@ -72,6 +73,25 @@ ACCOUNTS = [
     ("Northwind Traders", "CAD", "https://northwind.example.ca", "+1 604 555 0142", False),
     ("Stark Industries", "USD", "https://stark.example", "+1 310 555 0111", False),
     ("Hooli KK", "JPY", "https://hooli.example.jp", "+81 3 5550 0001", False),
+]
+# The accounts' billing countries (onboarding's assignment rules read the region from them).
+BILLING_COUNTRIES = {
+    "Acme Corporation": "United States",
+    "Globex Corporation": "US",
+    "Initech GmbH": "Germany",
+    "Umbrella Ltd": "United Kingdom",
+    "Northwind Traders": "Canada",
+    "Stark Industries": "US",
+    "Hooli KK": "Japan",
+}
+# The customer success team, as q2c's shipped onboarding file names them: (first, last, username, title);
+# the first is the others' manager (the one overdue onboarding tasks are escalated to).
+CUSTOMER_SUCCESS = [
+    ("Morgan", "Blake", "morgan.blake@q2c.sandbox", "Head of Customer Success"),
+    ("Mei", "Tanaka", "mei.tanaka@q2c.sandbox", "Customer Success Manager, Enterprise and APAC"),
+    ("Priya", "Natarajan", "priya.natarajan@q2c.sandbox", "Customer Success Manager, EMEA"),
+    ("Luis", "Ortega", "luis.ortega@q2c.sandbox", "Customer Success Manager, Americas"),
+    ("Jordan", "Lee", "jordan.lee@q2c.sandbox", "Customer Success Manager, Americas"),
 ]
 # (opportunity name, account, stage, [(product code, quantity)])
 DEALS = [
@@ -270,6 +290,9 @@ def seed_demo(salesforce: SandboxAdmin, netsuite: SandboxAdmin) -> SeedResult:
             ]
         }
     )["User"]
+    head, *team = CUSTOMER_SUCCESS
+    [manager] = salesforce.load({"User": [_user(*head)]})["User"]
+    salesforce.load({"User": [{**_user(*member), "ManagerId": manager} for member in team]})
     accounts: dict[str, Any] = {}
     account_rows = []
     for index, (name, currency, website, phone, linked) in enumerate(ACCOUNTS):
@@ -280,6 +303,7 @@ def seed_demo(salesforce: SandboxAdmin, netsuite: SandboxAdmin) -> SeedResult:
             "Phone": phone,
             "Type": "Customer - Direct" if linked else "Prospect",
             "OwnerId": users[index % 2],
+            "BillingCountry": BILLING_COUNTRIES[name],
         }
         if linked:
             row["NetSuite_Internal_ID__c"] = globex_customer
@@ -360,3 +384,13 @@ def seed_demo(salesforce: SandboxAdmin, netsuite: SandboxAdmin) -> SeedResult:
     ]
     salesforce.load({"OpportunityLineItem": lines})
     return SeedResult(seeded=True)
+
+
+def _user(first: str, last: str, username: str, title: str) -> dict[str, Any]:
+    return {
+        "FirstName": first,
+        "LastName": last,
+        "Username": username,
+        "Email": username.replace("@q2c.sandbox", "@q2c.example"),
+        "Title": title,
+    }

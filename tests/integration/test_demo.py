@@ -84,6 +84,19 @@ def test_demo_creates_the_orders_once_and_finds_them_on_the_second_run(demo_env:
     assert len(orders) == 5 and len(set(orders.values())) == 5
     assert "needs attention: Opportunity" in first and "('Beta Add-on') has no NetSuite item" in first
     assert first.count("/namespaces/default/workflows/order:006") == 6
+    # Onboarding: the four customers the orders made, and Globex (a customer before, its first order now).
+    assert "5 new customers are being onboarded (1 started by this NetSuite poll" in first
+    assert first.count("/namespaces/default/workflows/onboarding:") == 5
+    for account in (
+        "Acme Corporation",
+        "Globex Corporation",
+        "Initech GmbH",
+        "Umbrella Ltd",
+        "Northwind Traders",
+    ):
+        assert f"Kickoff call with {account}, due" in first
+    assert re.search(r"│ Initech GmbH\s+│ Priya Natarajan\s+│ mid_market, EMEA\s+│ In Progress", first)
+    assert "Onboarding of Globex Corporation paused since" in first
     assert "NetSuite billed 5 orders" in first
     assert re.search(
         r"day 70: poll read \d+ invoice changes, signalled \d+ orders, 1 credit hold\(s\) raised", first
@@ -120,6 +133,8 @@ def test_demo_creates_the_orders_once_and_finds_them_on_the_second_run(demo_env:
     assert "6 won opportunities, 0 orders without one; 1 exception" in second
     assert "The orders were billed on an earlier run" in second
     assert second.count("Task for the account owner") == 1  # the hold was not raised twice
+    assert "5 new customers are being onboarded (0 started by this NetSuite poll" in second
+    assert second.count("Kickoff call with") == 5  # one onboarding and one first task each, still
     assert f"Salesforce account {born.group(1)}" in second  # the same account, not a second one
     again = re.search(r"writes\s+Salesforce (\d+) / NetSuite (\d+)", second)
     assert again and again.groups() == writes.groups()  # the repeated edit changed nothing: no writes
