@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -41,6 +41,7 @@ STANDARD_FIELDS: dict[str, frozenset[str]] = {
 NETSUITE_CUSTOM_PREFIXES = ("custentity_", "custbody_", "custitem_", "custcol_")
 
 Loc = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
 
 
 class CurrencyMapping(BaseModel):
@@ -135,28 +136,49 @@ def load_mapping(path: Path | None = None, *, metadata: Path | None = None) -> M
 
     Raises `MappingError` listing every problem found, each with its line when it can be located.
     """
-    path = path or DEFAULT_MAPPING_PATH
+    mapping = load_checked_toml(
+        path or DEFAULT_MAPPING_PATH,
+        Mapping,
+        kind="mapping file",
+        error=MappingError,
+        metadata=metadata,
+        cross_check=_cross_check,
+    )
+    return _resolve_lookups(mapping)
+
+
+def load_checked_toml(
+    path: Path,
+    model: type[M],
+    *,
+    kind: str,
+    error: type[ValueError],
+    metadata: Path | None,
+    cross_check: Callable[[M, Metadata], Iterable[tuple[Loc, str]]],
+) -> M:
+    """A TOML file of q2c's (``kind``: "mapping file", "onboarding file") read into ``model`` and checked
+    against the metadata; every problem becomes one ``error`` naming the file, line and field."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise MappingError(f"mapping file {path} does not exist") from exc
+        raise error(f"{kind} {path} does not exist") from exc
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:  # tomllib's message already says "(at line 3, column 7)"
-        raise MappingError(f"mapping file {path} is not valid TOML: {exc}") from exc
+        raise error(f"{kind} {path} is not valid TOML: {exc}") from exc
     try:
-        mapping = Mapping.model_validate(raw)
+        loaded = model.model_validate(raw)
     except ValidationError as exc:
         problems = [(tuple(err["loc"]), err["msg"]) for err in exc.errors()]
-        raise MappingError(format_problems(path, text, problems)) from exc
+        raise error(format_problems(path, text, problems, kind=kind)) from exc
     try:
         meta = load_metadata(metadata)
     except MetadataError as exc:
-        raise MappingError(f"mapping file {path} cannot be checked: {exc}") from exc
-    problems = list(_cross_check(mapping, meta))
-    if problems:
-        raise MappingError(format_problems(path, text, problems))
-    return _resolve_lookups(mapping)
+        raise error(f"{kind} {path} cannot be checked: {exc}") from exc
+    found = list(cross_check(loaded, meta))
+    if found:
+        raise error(format_problems(path, text, found, kind=kind))
+    return loaded
 
 
 # --- cross-checks -------------------------------------------------------------------------------------

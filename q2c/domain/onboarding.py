@@ -19,17 +19,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 import string
-import tomllib
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from q2c.domain.mapping import Loc, format_problems
-from q2c.domain.metadata import SFDX_SOURCE, Metadata, MetadataError, load_metadata
+from q2c.domain.mapping import Loc, load_checked_toml
+from q2c.domain.metadata import SFDX_SOURCE, Metadata
 
 DEFAULT_ONBOARDING_PATH = Path(__file__).with_name("onboarding.toml")
 # Fields of a task's subject and description a plan may use, e.g. "Kickoff call with {account}".
@@ -137,28 +136,17 @@ def load_onboarding_plan(path: Path | None = None, *, metadata: Path | None = No
     """Read and validate the onboarding file (default: the shipped ``onboarding.toml``), checking the
     account field it writes against the metadata q2c ships. Raises ``OnboardingFileError`` listing every
     problem, each with its line where it can be located."""
-    path = path or DEFAULT_ONBOARDING_PATH
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise OnboardingFileError(f"onboarding file {path} does not exist") from exc
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise OnboardingFileError(f"onboarding file {path} is not valid TOML: {exc}") from exc
-    try:
-        plan = _File.model_validate(raw).onboarding
-    except ValidationError as exc:
-        problems = [(tuple(err["loc"]), err["msg"]) for err in exc.errors()]
-        raise OnboardingFileError(format_problems(path, text, problems, kind="onboarding file")) from exc
-    try:
-        meta = load_metadata(metadata)
-    except MetadataError as exc:
-        raise OnboardingFileError(f"onboarding file {path} cannot be checked: {exc}") from exc
-    problems = [(("onboarding", *loc), message) for loc, message in _cross_check(plan, meta)]
-    if problems:
-        raise OnboardingFileError(format_problems(path, text, problems, kind="onboarding file"))
-    return plan
+    loaded = load_checked_toml(
+        path or DEFAULT_ONBOARDING_PATH,
+        _File,
+        kind="onboarding file",
+        error=OnboardingFileError,
+        metadata=metadata,
+        cross_check=lambda file, meta: [
+            (("onboarding", *loc), message) for loc, message in _cross_check(file.onboarding, meta)
+        ],
+    )
+    return loaded.onboarding
 
 
 def _cross_check(plan: OnboardingPlan, meta: Metadata) -> Iterator[tuple[Loc, str]]:
