@@ -1,16 +1,25 @@
 """The q2c worker: builds the clients, the store and the activity objects, and runs one worker per
-task queue. Run it with ``q2c worker`` (or ``python worker.py``)."""
+task queue. Run it with ``q2c worker`` (or ``python worker.py``).
+
+In production (docs/runbook.md): spans per ``OTEL_*``, Prometheus metrics on ``Q2C_METRICS_ADDRESS``, a
+Worker Deployment version from ``Q2C_WORKER_DEPLOYMENT_NAME`` / ``Q2C_WORKER_BUILD_ID`` (workflows
+auto-upgrade to the current version: q2c's workflows run for months, so their changes are patched and
+replay-tested rather than pinned to old workers), and on SIGTERM a graceful shutdown: no new tasks, running
+activities get ``Q2C_WORKER_SHUTDOWN_GRACE_SECONDS`` to finish before they are cancelled."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.account_changes import AccountChangeActivities
 from activities.backfill import NetSuiteBackfillActivities, SalesforceBackfillActivities
@@ -35,6 +44,12 @@ from q2c.store import Store
 from temporal_client.accounts import account_sync_options
 from temporal_client.connect import connect_temporal
 from temporal_client.steering import Steering
+from temporal_client.telemetry import (
+    configure_tracing,
+    install_metrics,
+    keep_counting_needs_attention,
+    metrics_runtime,
+)
 from workflows import names
 from workflows.account_sync import AccountSync
 from workflows.backfill import Backfill
@@ -216,12 +231,17 @@ def build_workers(
         reconcile.write_report,
         reconcile.write_back,
     ]
+    common: dict[str, Any] = {
+        "deployment_config": deployment_config(settings),
+        "graceful_shutdown_timeout": timedelta(seconds=settings.worker_shutdown_grace_seconds),
+    }
     return [
         Worker(
             client,
             task_queue=names.TASK_QUEUE,
             workflows=WORKFLOWS,
             activities=on_queue(names.TASK_QUEUE, activities),
+            **common,
         ),
         Worker(
             client,
@@ -229,8 +249,25 @@ def build_workers(
             activities=on_queue(names.NETSUITE_TASK_QUEUE, activities),
             # The NetSuite account refuses requests over its concurrency limit; this worker's share.
             max_concurrent_activities=settings.netsuite_concurrency_share,
+            **common,
         ),
     ]
+
+
+def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
+    """This build's Worker Deployment version, when the deployment is named (else unversioned)."""
+    if not settings.worker_deployment_name:
+        return None
+    if not settings.worker_build_id:
+        raise SystemExit(
+            "Q2C_WORKER_DEPLOYMENT_NAME is set but Q2C_WORKER_BUILD_ID is not: give each build its id "
+            "(e.g. the image tag or git commit)"
+        )
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(settings.worker_deployment_name, settings.worker_build_id),
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
+    )
 
 
 def on_queue(queue: str, activities: Sequence[Callable[..., Any]]) -> list[Callable[..., Any]]:
@@ -239,23 +276,45 @@ def on_queue(queue: str, activities: Sequence[Callable[..., Any]]) -> list[Calla
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set, then shut down gracefully (running activities may finish)."""
     store = Store(settings.effective_database_url())
     store.create_all()
-    client = await connect_temporal(settings)
+    runtime = metrics_runtime(settings)
+    install_metrics(runtime, settings)
+    client = await connect_temporal(settings, runtime=runtime)
     netsuite = netsuite_client(settings)
     workers = build_workers(client, settings, store, netsuite)
     stop = stop or asyncio.Event()
     try:
-        async with workers[0], workers[1]:
-            log.info("q2c worker polling %s and %s", names.TASK_QUEUE, names.NETSUITE_TASK_QUEUE)
+        async with contextlib.AsyncExitStack() as running:
+            for worker in workers:
+                await running.enter_async_context(worker)
+            log.info(
+                "q2c worker polling %s and %s%s",
+                names.TASK_QUEUE,
+                names.NETSUITE_TASK_QUEUE,
+                f" as {settings.worker_deployment_name}.{settings.worker_build_id}"
+                if settings.worker_deployment_name
+                else "",
+            )
+            if runtime is not None:
+                counting = asyncio.create_task(keep_counting_needs_attention(client, runtime.metric_meter))
+                running.callback(counting.cancel)
             await stop.wait()
+            log.info(
+                "q2c worker stopping: no new tasks; running activities have %gs to finish",
+                settings.worker_shutdown_grace_seconds,
+            )
     finally:
         await netsuite.aclose()
+        install_metrics(None, settings)
+    log.info("q2c worker stopped")
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    configure_tracing("q2c-worker")
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -5,6 +5,7 @@ poller (a Temporal visibility query)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import ClassVar
 
 from temporalio import activity
@@ -20,6 +21,7 @@ from q2c.domain.messages import (
     Written,
 )
 from q2c.store import CreditRecord, ParkedRecord, Store
+from q2c.telemetry import watermark_lag_seconds
 from temporal_client.steering import Steering
 from workflows import names
 
@@ -40,6 +42,10 @@ class PollerStateActivities:
     async def save_watermark(self, request: SaveWatermark) -> Written:
         if request.watermark:
             await asyncio.to_thread(self._store.save_poll, request.poller, request.watermark, [])
+        _show_poll(
+            request.poller,
+            request.watermark or await asyncio.to_thread(self._store.watermark, request.poller),
+        )
         return Written(record_id=request.poller)
 
     @activity.defn(name="save_poll")
@@ -65,6 +71,7 @@ class PollerStateActivities:
                 unparked=request.unparked,
             )
         )
+        _show_poll(NETSUITE_POLLER, watermark)
         return Written(record_id=NETSUITE_POLLER)
 
     @activity.defn(name="find_orders")
@@ -74,3 +81,16 @@ class PollerStateActivities:
             opportunity_ids=[o.opportunity_id for o in orders],
             customer_ids={o.opportunity_id: o.netsuite_customer_id for o in orders if o.netsuite_customer_id},
         )
+
+
+def _show_poll(poller: str, watermark: str | None) -> None:
+    """A poll completed: when, and how far behind now its watermark is (q2c_poll_* gauges)."""
+    meter = activity.metric_meter()
+    now = dt.datetime.now(dt.UTC)
+    labels = {"poller": poller}
+    meter.create_gauge_float(names.POLL_COMPLETED, "When the poller last completed (Unix time)").set(
+        now.timestamp(), labels
+    )
+    lag = watermark_lag_seconds(watermark, now)
+    if lag is not None:
+        meter.create_gauge_float(names.POLL_LAG, "Now minus the poller's watermark", "s").set(lag, labels)

@@ -8,10 +8,13 @@ cluster. Secrets are ``SecretStr``: they print as ``**********`` and only connec
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,20 +72,30 @@ class Settings(BaseSettings):
     # the metadata/ directory q2c ships (the checkout's, or the installed copy in the image).
     metadata_dir: Path | None = None
 
-    # TLS: a CA bundle to trust for the sandboxes; None means the system trust store.
+    # TLS: the CA bundle the connectors trust (PEM). Unset (or empty): the system trust store, except on
+    # the embedded default (see effective_ca_path).
     ca_path: Path | None = None
 
     # Deal-closed webhook (Salesforce Outbound Messages)
     webhook_host: str = "127.0.0.1"
     webhook_port: int = WEBHOOK_PORT
-    # The webhook's HTTPS certificate and key (PEM). None: the ones the embedded default's local CA
-    # issued under data_dir/tls (``q2c demo`` and ``q2c sandbox up`` create them).
+    # HTTPS with this certificate and key (PEM; Salesforce accepts only a publicly trusted certificate for
+    # a public host name). None: the ones the embedded default's local CA issued under data_dir/tls
+    # (``q2c demo`` and ``q2c sandbox up`` create them). webhook_tls false: plain HTTP, for behind a proxy
+    # or load balancer that terminates TLS.
+    webhook_tls: bool = True
     webhook_cert_file: Path | None = None
     webhook_key_file: Path | None = None
+    # The URL Salesforce reaches the webhook at (scheme, host, port, any path prefix the proxy adds), when
+    # it is not this process's own address: webhook_url is built on it.
+    webhook_public_url: str | None = None
     # Authenticity (the org id in a message is no secret): a token that makes the endpoint path
     # WEBHOOK_PATH/{token}, and the source networks allowed to deliver (comma-separated CIDRs, empty: any).
     webhook_token: SecretStr | None = None
     webhook_allowed_networks: str = ""
+    # The proxies (comma-separated CIDRs) whose X-Forwarded-For names the client the allowlist judges;
+    # empty: the header is ignored and the TCP peer is judged, whoever wrote the header.
+    webhook_trusted_proxies: str = ""
     # A body must arrive within this many seconds of its headers (a stalled one would hold a connection).
     webhook_body_timeout_seconds: float = Field(default=10.0, gt=0)
 
@@ -144,6 +157,27 @@ class Settings(BaseSettings):
     # Base URLs of the two user interfaces, for links in the Temporal web UI.
     netsuite_ui_url: str | None = None
 
+    # Operations (docs/runbook.md).
+    # Payload encryption: the key ring "key-id:base64 key,..." (AES-GCM, 16/24/32-byte keys) and the id of
+    # the key new payloads are encrypted with (default: the first listed). Every key listed still decrypts,
+    # so a rotation adds the new key first, switches the id, and drops an old key only once no history
+    # within retention uses it. Unset: payloads are not encrypted (the embedded default).
+    payload_keys: SecretStr | None = None
+    payload_key_id: str | None = None
+    # The codec server (q2c codec-server) that decrypts payloads for the web UI and `temporal --codec-endpoint`:
+    # where it listens, the browser origins it answers (the UI's URL), and a bearer token it requires.
+    codec_server_host: str = "127.0.0.1"
+    codec_server_port: int = 8089
+    codec_server_origins: str = "http://localhost:8080,http://127.0.0.1:8233,http://localhost:8233"
+    codec_server_token: SecretStr | None = None
+    # The worker's Prometheus endpoint (host:port; the SDK's metrics and q2c's own), unset: none.
+    metrics_address: str | None = None
+    # Worker versioning (Worker Deployments): the deployment and this build's id; unset: unversioned.
+    worker_deployment_name: str | None = None
+    worker_build_id: str | None = None
+    # On SIGTERM the worker stops taking tasks and lets running activities finish for this long.
+    worker_shutdown_grace_seconds: float = Field(default=60.0, ge=0)
+
     def to_env(self) -> dict[str, str]:
         """These settings as ``Q2C_*`` variables, for child processes that must see the same ones."""
         env: dict[str, str] = {}
@@ -175,11 +209,39 @@ class Settings(BaseSettings):
 
         return normalize_salesforce_id(value)  # its error names the id and the problem
 
+    @field_validator("ca_path", "webhook_cert_file", "webhook_key_file", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        # ``Q2C_CA_PATH=`` (as an env file or compose writes an unset variable) means "not set", not
+        # Path(""), which is the current directory.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("webhook_allowed_networks")
     @classmethod
     def _webhook_allowed_networks_are_cidrs(cls, value: str) -> str:
         _networks(value)
         return value
+
+    @field_validator("webhook_trusted_proxies")
+    @classmethod
+    def _webhook_trusted_proxies_are_cidrs(cls, value: str) -> str:
+        _networks(value, "Q2C_WEBHOOK_TRUSTED_PROXIES")
+        return value
+
+    @field_validator("webhook_public_url", mode="before")
+    @classmethod
+    def _webhook_public_url_is_https(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            raise ValueError("Q2C_WEBHOOK_PUBLIC_URL must be a URL such as https://q2c.example.com")
+        url = urlsplit(value.strip())
+        if url.scheme != "https" or not url.hostname or url.query or url.fragment:
+            raise ValueError(
+                f"Q2C_WEBHOOK_PUBLIC_URL {value!r} is not an https:// URL of a host (and optional path "
+                "prefix, no query): Salesforce delivers outbound messages to it, e.g. https://q2c.example.com"
+            )
+        return value.strip().rstrip("/")
 
     @property
     def webhook_networks(self) -> tuple[IPNetwork, ...]:
@@ -187,10 +249,15 @@ class Settings(BaseSettings):
         return _networks(self.webhook_allowed_networks)
 
     @property
+    def webhook_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        """The networks ``Q2C_WEBHOOK_TRUSTED_PROXIES`` names; empty: no proxy is believed."""
+        return _networks(self.webhook_trusted_proxies, "Q2C_WEBHOOK_TRUSTED_PROXIES")
+
+    @property
     def tls_dir(self) -> Path:
         return self.data_dir / "tls"
 
-    def webhook_tls(self) -> tuple[Path, Path]:
+    def webhook_tls_files(self) -> tuple[Path, Path]:
         """(certificate, key) the webhook serves HTTPS with; FileNotFoundError says what to set."""
         cert = self.webhook_cert_file or self.tls_dir / "server.pem"
         key = self.webhook_key_file or self.tls_dir / "server-key.pem"
@@ -198,7 +265,8 @@ class Settings(BaseSettings):
             if not path.is_file():
                 raise FileNotFoundError(
                     f"the webhook's TLS file {path} does not exist: set {variable} to your certificate's "
-                    "PEM file, or run `q2c sandbox up` (embedded default) to have the local CA issue one"
+                    "PEM file, or run `q2c sandbox up` (embedded default) to have the local CA issue one, "
+                    "or set Q2C_WEBHOOK_TLS=false behind a proxy that terminates TLS"
                 )
         return cert, key
 
@@ -206,23 +274,102 @@ class Settings(BaseSettings):
     def sandbox_ca_path(self) -> Path:
         return self.tls_dir / "ca.pem"
 
+    @property
+    def uses_local_sandboxes(self) -> bool:
+        """Whether Salesforce and NetSuite are both served on this machine (a loopback host): the
+        embedded default's sandboxes."""
+        return _is_loopback(self.salesforce_token_url) and _is_loopback(self.netsuite_base_url)
+
     def effective_ca_path(self) -> Path | None:
-        """The CA bundle connectors trust: the configured one, else the local CA when it exists."""
+        """The CA bundle the connectors trust; None: the system trust store.
+
+        ``Q2C_CA_PATH`` when set. Otherwise the local CA (data_dir/tls/ca.pem, which ``q2c demo`` and
+        ``q2c sandbox up`` create), but only while both systems are the sandboxes on this machine: an org
+        elsewhere is checked against the system CAs, whatever lies in the data directory."""
         if self.ca_path is not None:
             return self.ca_path
-        return self.sandbox_ca_path if self.sandbox_ca_path.exists() else None
+        if self.uses_local_sandboxes and self.sandbox_ca_path.exists():
+            return self.sandbox_ca_path
+        return None
 
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'q2c.db').resolve()}"
 
     @property
     def webhook_url(self) -> str:
-        """The endpoint URL to give Salesforce's outbound messages (with the token when one is set)."""
+        """The endpoint URL to give Salesforce's outbound messages (with the token when one is set): on
+        ``Q2C_WEBHOOK_PUBLIC_URL`` when set, else the address this process serves."""
         token = f"/{self.webhook_token.get_secret_value()}" if self.webhook_token else ""
-        return f"https://{self.webhook_host}:{self.webhook_port}{WEBHOOK_PATH}{token}"
+        base = self.webhook_public_url
+        if base is None:
+            host = f"[{self.webhook_host}]" if ":" in self.webhook_host else self.webhook_host
+            base = f"{'https' if self.webhook_tls else 'http'}://{host}:{self.webhook_port}"
+        return f"{base}{WEBHOOK_PATH}{token}"
+
+    @field_validator("payload_keys", mode="before")
+    @classmethod
+    def _payload_keys_parse(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        parse_key_ring(value.get_secret_value() if isinstance(value, SecretStr) else str(value))
+        return value  # the ring's errors name an entry or key id, never a key
+
+    def payload_key_ring(self) -> tuple[str, dict[str, bytes]] | None:
+        """(the id new payloads are encrypted with, every key by id), or None when encryption is off."""
+        if self.payload_keys is None:
+            return None
+        keys = parse_key_ring(self.payload_keys.get_secret_value())
+        current = self.payload_key_id or next(iter(keys))
+        if current not in keys:
+            raise ValueError(
+                f"Q2C_PAYLOAD_KEY_ID is {current!r}, but Q2C_PAYLOAD_KEYS holds only the keys "
+                f"{', '.join(keys)}: add that key to the ring or name one of these"
+            )
+        return current, keys
 
 
-def _networks(text: str) -> tuple[IPNetwork, ...]:
+def parse_key_ring(text: str) -> dict[str, bytes]:
+    """``key-id:base64 key,...`` as {key id: key}; errors say which entry is wrong and never quote a key."""
+    keys: dict[str, bytes] = {}
+    for number, entry in enumerate((part.strip() for part in text.split(",")), start=1):
+        if not entry:
+            continue
+        key_id, sep, encoded = entry.partition(":")
+        key_id = key_id.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", key_id):
+            raise ValueError(
+                f"Q2C_PAYLOAD_KEYS entry {number} is not key-id:base64 key (a key id is 1-64 of A-Z, a-z, 0-9, "
+                "'.', '_', '-'); make a key with: python -c 'import os,base64; "
+                "print(base64.b64encode(os.urandom(32)).decode())'"
+            )
+        try:
+            key = base64.b64decode(encoded.strip(), validate=True)
+        except binascii.Error:
+            raise ValueError(f"Q2C_PAYLOAD_KEYS: the key of {key_id!r} is not valid base64") from None
+        if len(key) not in (16, 24, 32):
+            raise ValueError(
+                f"Q2C_PAYLOAD_KEYS: the key of {key_id!r} is {len(key)} bytes; AES-GCM takes 16, 24 or 32 "
+                "(32 recommended)"
+            )
+        if key_id in keys:
+            raise ValueError(f"Q2C_PAYLOAD_KEYS names the key id {key_id!r} twice")
+        keys[key_id] = key
+    if not keys:
+        raise ValueError("Q2C_PAYLOAD_KEYS is set but holds no key")
+    return keys
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _networks(text: str, variable: str = "Q2C_WEBHOOK_ALLOWED_NETWORKS") -> tuple[IPNetwork, ...]:
     networks = []
     for entry in (part.strip() for part in text.split(",")):
         if not entry:
@@ -231,7 +378,6 @@ def _networks(text: str) -> tuple[IPNetwork, ...]:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError as exc:
             raise ValueError(
-                f"Q2C_WEBHOOK_ALLOWED_NETWORKS: {entry!r} is not a network (e.g. 13.108.0.0/14 or 2001:db8::/32): "
-                f"{exc}"
+                f"{variable}: {entry!r} is not a network (e.g. 13.108.0.0/14 or 2001:db8::/32): {exc}"
             ) from None
     return tuple(networks)

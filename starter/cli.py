@@ -46,6 +46,35 @@ def _cmd_webhook(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_codec_server(args: argparse.Namespace, settings: Settings) -> int:
+    from starter.codec_server import serve_codec
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve_codec(settings))
+    return 0
+
+
+def _cmd_promote_build(args: argparse.Namespace, settings: Settings) -> int:
+    from temporal_client.connect import connect_temporal
+    from temporal_client.deployments import promote_build
+
+    if not settings.worker_deployment_name:
+        console.print("[red]Set Q2C_WORKER_DEPLOYMENT_NAME: the Worker Deployment whose version to promote")
+        return 2
+
+    async def run() -> str | None:
+        client = await connect_temporal(settings)
+        return await promote_build(client, settings.worker_deployment_name or "", args.build_id)
+
+    previous = asyncio.run(run())
+    console.print(
+        f"{settings.worker_deployment_name}.{args.build_id} is now the current version"
+        + (f" (was {previous})." if previous else ".")
+        + " Running workflows move to it at their next workflow task (auto-upgrade)."
+    )
+    return 0
+
+
 def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     from temporal_client.connect import connect_temporal, register_search_attributes
     from temporal_client.reconciliation import MONTH_END_HOUR_UTC, ensure_reconcile_schedule
@@ -57,7 +86,7 @@ def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> tuple[list[str], str, str, list[str], str]:
         client = await connect_temporal(settings)
-        added = await register_search_attributes(client, settings.temporal_namespace)
+        added = await register_search_attributes(client, client.namespace)
         netsuite = await ensure_poll_schedule(client, settings)
         # Off, the Salesforce poller's schedule is created paused (resume it in the web UI or set it on).
         salesforce = await ensure_salesforce_poll_schedule(client, settings, paused=not settings.account_sync)
@@ -417,6 +446,15 @@ def build_parser() -> argparse.ArgumentParser:
         "webhook", help="serve the deal-closed webhook (Salesforce outbound messages)"
     ).set_defaults(handler=_cmd_webhook)
     sub.add_parser(
+        "codec-server", help="decrypt payloads for the Temporal web UI and CLI (needs the key ring)"
+    ).set_defaults(handler=_cmd_codec_server)
+    promote = sub.add_parser(
+        "promote-build",
+        help="make a build the current version of the worker deployment (after its replay tests)",
+    )
+    promote.add_argument("build_id", help="the Q2C_WORKER_BUILD_ID of the workers to route new tasks to")
+    promote.set_defaults(handler=_cmd_promote_build)
+    sub.add_parser(
         "setup",
         help="register q2c's search attributes and the two poller schedules on the Temporal cluster",
     ).set_defaults(handler=_cmd_setup)
@@ -497,6 +535,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings()
+        from temporal_client.telemetry import configure_tracing
+
+        configure_tracing(f"q2c-{args.command}" if args.command in ("worker", "webhook") else "q2c-cli")
         sys.exit(args.handler(args, settings))
     except (MappingError, OnboardingFileError) as exc:
         console.print(f"[red]{exc}")

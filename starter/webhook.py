@@ -21,6 +21,9 @@ import ipaddress
 import logging
 from collections.abc import AsyncIterator
 
+import uvicorn
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, StatusCode
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
@@ -51,6 +54,7 @@ from temporal_client.orders import deal_closed, deal_reopened
 from workflows import names
 
 log = logging.getLogger("q2c.webhook")
+tracer = trace.get_tracer("q2c.webhook")
 # Key prefixes of the objects this endpoint takes (one outbound message per object in Salesforce).
 KEY_PREFIXES = {"006": "Opportunity", "001": "Account", "003": "Contact", "00T": "Task"}
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -172,8 +176,24 @@ def create_webhook_app(settings: Settings, client: Client | None = None) -> Star
         yield
 
     async def outbound_message(request: Request) -> Response:
-        source = request.client.host if request.client else None
+        # The request's server span, made here rather than by an ASGI instrumentation, which would record
+        # the path with its token. The signals' spans are its children: one trace from the message to the
+        # sales order. A trace context a proxy sends (traceparent) is continued.
         path = _redacted(request.url.path)
+        with tracer.start_as_current_span(
+            f"POST {WEBHOOK_PATH}",
+            kind=SpanKind.SERVER,
+            context=propagate.extract(request.headers),
+            attributes={"http.request.method": "POST", "http.route": WEBHOOK_PATH, "url.path": path},
+        ) as span:
+            response = await receive(request, path)
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(StatusCode.ERROR)
+            return response
+
+    async def receive(request: Request, path: str) -> Response:
+        source = request.client.host if request.client else None
         try:
             _check_source(source, networks)
             if not token_matches(request.path_params["rest"]):
@@ -273,21 +293,69 @@ def create_webhook_app(settings: Settings, client: Client | None = None) -> Star
     )
 
 
-async def serve_webhook(settings: Settings, client: Client | None = None) -> None:
-    """Serve the webhook over HTTPS (``Settings.webhook_tls``) until cancelled."""
-    import uvicorn
+def webhook_server(settings: Settings, client: Client | None = None) -> uvicorn.Server:
+    """The webhook's server: HTTPS with ``Settings.webhook_tls_files``, or plain HTTP when
+    ``Q2C_WEBHOOK_TLS`` is false (behind a proxy or load balancer that terminates TLS).
 
-    cert, key = settings.webhook_tls()
+    The source-network allowlist judges the TCP peer. X-Forwarded-For is anyone's to write, so it is read
+    only from peers in ``Q2C_WEBHOOK_TRUSTED_PROXIES``, and then the client is the right-most address in it
+    that is not such a proxy (uvicorn's rule: each proxy appends the address it received from)."""
+    cert, key = settings.webhook_tls_files() if settings.webhook_tls else (None, None)
+    proxies = [str(network) for network in settings.webhook_proxy_networks]
+    if settings.webhook_networks and not settings.webhook_tls and not proxies:
+        log.warning(
+            "Q2C_WEBHOOK_ALLOWED_NETWORKS judges the TCP peer, which behind a proxy is the proxy: name the "
+            "proxy's addresses in Q2C_WEBHOOK_TRUSTED_PROXIES (or filter at the proxy)"
+        )
     config = uvicorn.Config(
         create_webhook_app(settings, client),
         host=settings.webhook_host,
         port=settings.webhook_port,
-        ssl_certfile=str(cert),
-        ssl_keyfile=str(key),
+        ssl_certfile=str(cert) if cert else None,
+        ssl_keyfile=str(key) if key else None,
         log_level="warning",
         access_log=False,
         lifespan="on",
-        # The network allowlist judges the connection's peer; X-Forwarded-For is anyone's to write.
-        proxy_headers=False,
+        proxy_headers=bool(proxies),
+        # Never uvicorn's default (FORWARDED_ALLOW_IPS, else loopback): only the proxies named here.
+        forwarded_allow_ips=proxies,
     )
-    await uvicorn.Server(config).serve()
+    return uvicorn.Server(config)
+
+
+async def serve_webhook(settings: Settings, client: Client | None = None) -> None:
+    """Serve the webhook (``webhook_server``) until cancelled."""
+    await webhook_server(settings, client).serve()
+
+
+def health_url(settings: Settings) -> str:
+    """The /healthz URL of a webhook these settings serve, as seen from its own host."""
+    wildcard = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+    host = wildcard.get(settings.webhook_host, settings.webhook_host)
+    host = f"[{host}]" if ":" in host else host
+    return f"{'https' if settings.webhook_tls else 'http'}://{host}:{settings.webhook_port}/healthz"
+
+
+def answers_health(settings: Settings, timeout: float = 5.0) -> bool:
+    """Whether the webhook these settings describe answers GET /healthz with 200 (a container health check).
+
+    The certificate is not checked: it names the public host, not the loopback address asked here."""
+    import ssl
+    import urllib.request
+
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(health_url(settings), timeout=timeout, context=context) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    # `python -m starter.webhook healthcheck`: the compose file's health check, with the same settings.
+    import sys
+
+    if sys.argv[1:] != ["healthcheck"]:
+        sys.exit("usage: python -m starter.webhook healthcheck")
+    sys.exit(0 if answers_health(Settings()) else 1)

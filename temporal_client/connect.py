@@ -1,23 +1,47 @@
-"""Connecting to Temporal the one way every q2c process does (pydantic payloads), and registering q2c's
-search attributes on a namespace."""
+"""Connecting to Temporal the one way every q2c process does, and registering q2c's search attributes on a
+namespace.
+
+Where and how to connect comes from Temporal's own environment configuration (``temporalio.envconfig``:
+``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, ``TEMPORAL_TLS_CLIENT_CERT_PATH`` /
+``..._KEY_PATH`` / ``TEMPORAL_TLS_SERVER_CA_CERT_PATH``, ``TEMPORAL_TLS_SERVER_NAME``, a profile of the
+``temporal.toml`` file by ``TEMPORAL_PROFILE`` / ``TEMPORAL_CONFIG_FILE``), so Temporal Cloud and mTLS
+clusters need no code. ``Q2C_TEMPORAL_ADDRESS`` / ``Q2C_TEMPORAL_NAMESPACE``, when set, win (the embedded
+default sets them). Payloads are pydantic JSON, encrypted when a key ring is set (``temporal_client.codec``);
+spans and metrics as ``temporal_client.telemetry`` configures them.
+"""
 
 from __future__ import annotations
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig, ClientConnectConfig
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from q2c.config import Settings
+from temporal_client.codec import data_converter
+from temporal_client.telemetry import tracing_interceptors
 from workflows import names
 
 
-async def connect_temporal(settings: Settings) -> Client:
+def connect_config(settings: Settings) -> ClientConnectConfig:
+    """Temporal's environment configuration, with the ``Q2C_TEMPORAL_*`` settings a user set on top."""
+    config = ClientConfig.load_client_connect_config()
+    if "temporal_address" in settings.model_fields_set or "target_host" not in config:
+        config["target_host"] = settings.temporal_address
+    if "temporal_namespace" in settings.model_fields_set or "namespace" not in config:
+        config["namespace"] = settings.temporal_namespace
+    return config
+
+
+async def connect_temporal(settings: Settings, *, runtime: Runtime | None = None) -> Client:
+    """A client as ``settings`` and the environment say; ``runtime``: the worker's, with its metrics."""
     return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        **connect_config(settings),
+        data_converter=data_converter(settings),
+        interceptors=tracing_interceptors(),
+        runtime=runtime,
     )
 
 

@@ -4,6 +4,7 @@ both sandboxes over HTTPS with a local CA, and the q2c worker wired as ``worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -153,8 +154,14 @@ def activity_name(method: Callable[..., Any]) -> str:
     return name
 
 
-@pytest.fixture
-async def worker(client: Client, settings: Settings, store: Store) -> AsyncIterator[None]:
+@contextlib.asynccontextmanager
+async def running_worker(
+    client: Client, settings: Settings, store: Store | None = None
+) -> AsyncIterator[None]:
+    """The q2c worker as ``worker.py`` wires it, polling through ``client`` while the block runs."""
+    if store is None:
+        store = Store(settings.effective_database_url())
+        store.create_all()
     netsuite = netsuite_client(settings)
     order_worker, netsuite_worker = build_workers(client, settings, store, netsuite)
     try:
@@ -162,3 +169,9 @@ async def worker(client: Client, settings: Settings, store: Store) -> AsyncItera
             yield
     finally:
         await netsuite.aclose()
+
+
+@pytest.fixture
+async def worker(client: Client, settings: Settings, store: Store) -> AsyncIterator[None]:
+    async with running_worker(client, settings, store):
+        yield

@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         WriteFields,
     )
     from q2c.domain.sync import MappingValueError, Side, written_hash
-    from workflows import names
+    from workflows import metrics, names
     from workflows.account_common import AccountWorkflow, ambiguous_record_message
     from workflows.calls import ActivityCalls
     from workflows.common import NeedsAttention
@@ -141,6 +141,7 @@ class AccountSync(AccountWorkflow):
                 self._set_stage(AccountStage.IN_SYNC, "")
             except NeedsAttention as problem:
                 self._set_stage(AccountStage.NEEDS_ATTENTION, str(problem))
+                metrics.count_parked("account_sync", problem.error_type)
                 await self._wait_while_parked()
                 continue
             self._run_syncs += 1

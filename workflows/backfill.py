@@ -52,7 +52,7 @@ with workflow.unsafe.imports_passed_through():
         WriteBatch,
     )
     from q2c.domain.messages.catalog import CatalogStatus, CatalogSyncInput, SyncOptions
-    from workflows import names
+    from workflows import metrics, names
     from workflows.calls import ActivityCalls, long_steps
 
 # A Bulk API page or a batch of writes takes seconds; a real org's latency and job queue need room.
@@ -593,6 +593,7 @@ class Backfill:
                 names.BACKFILL_TOTAL.value_set(total),
             ]
         )
+        metrics.show_backfill_progress(s.run_id, done, total)
         elapsed = self._elapsed()
         eta = eta_seconds(done, total, elapsed)
         lines = [

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
         StartAccountSync,
     )
     from q2c.domain.sync import MappingValueError
-    from workflows import names
+    from workflows import metrics, names
     from workflows.account_common import AccountWorkflow, ambiguous_record_message
     from workflows.calls import ActivityCalls
     from workflows.common import NeedsAttention
@@ -73,6 +73,7 @@ class NetSuiteCustomerIntake(AccountWorkflow):
                 return self._s
             except NeedsAttention as problem:
                 self._set_stage(AccountStage.NEEDS_ATTENTION, str(problem))
+                metrics.count_parked("customer_intake", problem.error_type)
                 await workflow.wait_condition(lambda: self._wake)
 
     async def _account_for(self, customer_id: str) -> str:

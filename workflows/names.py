@@ -162,3 +162,20 @@ def onboarding_customer_id(workflow_id: str) -> str:
             f"{workflow_id!r} is not an onboarding workflow id (onboarding:<NetSuite customer id>)"
         )
     return workflow_id[len(_ONBOARDING_PREFIX) :]
+
+
+# q2c's own metrics (workflows.metrics, temporal_client.telemetry, the pollers' activities), exported on the
+# worker's Prometheus endpoint beside the SDK's; deploy/grafana and deploy/prometheus use these names.
+# Counters (exported as named, no _total suffix): HTTP calls by system and status; orders by outcome; parkings.
+API_CALLS = "q2c_api_calls"
+ORDER_OUTCOMES = "q2c_order_outcomes"
+PARKED = "q2c_parked"
+# Gauges: NetSuite requests in flight in a worker and its share of the account's limit; how far behind
+# now each poller's watermark is, and when it last completed; a backfill's records done and in all.
+NETSUITE_IN_FLIGHT = "q2c_netsuite_requests_in_flight"
+NETSUITE_SHARE = "q2c_netsuite_concurrency_share"
+POLL_LAG = "q2c_poll_lag_seconds"
+POLL_COMPLETED = "q2c_poll_completed_timestamp_seconds"
+BACKFILL_RECORDS = "q2c_backfill_records"
+# Running workflows parked in needs_attention now, by workflow type (a visibility count every minute).
+NEEDS_ATTENTION = "q2c_needs_attention"

@@ -64,7 +64,7 @@ with workflow.unsafe.imports_passed_through():
         sequence_end,
         unavailable_reason,
     )
-    from workflows import names
+    from workflows import metrics, names
     from workflows.calls import ActivityCalls
     from workflows.common import NeedsAttention, keywords
 
@@ -998,6 +998,7 @@ class Onboarding:
         self._set_stage(OnboardingStage.NEEDS_ATTENTION)
         if not changed:
             return  # the same problem again (a daily retry): said already
+        metrics.count_parked("onboarding", None)
         workflow.logger.warning("Onboarding %s needs attention: %s", status.customer_id, reason)
         if status.account_id is not None and status.plan is not None and status.start is not None:
             try:

@@ -62,7 +62,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from q2c.domain.records import Account, Opportunity, SalesOrder
     from q2c.domain.sync import Side
-    from workflows import names
+    from workflows import metrics, names
     from workflows.calls import ActivityCalls
     from workflows.common import NeedsAttention, keywords
     from workflows.customer_matching import ambiguous_message, match_netsuite_customer
@@ -84,6 +84,16 @@ INACTIVE_PRODUCT_PARKS = "inactive-product-parks"  # a product inactive in Sales
 # A customer this order created starts its onboarding (others' first orders: the NetSuite poller), and an
 # order closed (deal reopened, closed in NetSuite) tells the customer's onboarding.
 ORDER_STARTS_ONBOARDING = "order-starts-onboarding"
+# Stages counted as order outcomes (q2c_order_outcomes): the order made, and how its workflow ended.
+OUTCOMES = frozenset(
+    {
+        OrderStage.SALES_ORDER_CREATED,
+        OrderStage.PAID,
+        OrderStage.ORDER_CLOSED,
+        OrderStage.REOPENED,
+        OrderStage.OPPORTUNITY_NOT_FOUND,
+    }
+)
 
 
 class DealReopenedMidway(Exception):
@@ -248,7 +258,7 @@ class OrderToCash:
                 workflow.logger.warning("Order %s ends: %s", self._status.opportunity_id, gone)
                 return self._status
             except NeedsAttention as problem:
-                await self._park(str(problem))
+                await self._park(str(problem), problem.error_type)
                 await workflow.wait_condition(lambda: self._wake)
 
     async def _settle_reopen_claim(self) -> None:
@@ -769,9 +779,10 @@ class OrderToCash:
                 workflow.logger.error("Compensation failed for %s: %s", self._status.opportunity_id, failed)
 
     # -- shared steps -----------------------------------------------------------------------------------
-    async def _park(self, reason: str) -> None:
+    async def _park(self, reason: str, error_type: str | None = None) -> None:
         self._status.attention_reason = reason
         self._set_stage(OrderStage.NEEDS_ATTENTION)
+        metrics.count_parked("order", error_type)
         workflow.logger.warning("Order %s needs attention: %s", self._status.opportunity_id, reason)
         try:
             await self._write_status(
@@ -816,6 +827,8 @@ class OrderToCash:
 
     def _set_stage(self, stage: OrderStage) -> None:
         status = self._status
+        if stage is not status.stage and stage in OUTCOMES:
+            metrics.count_order_outcome(stage.value)
         status.stage = stage
         if stage is not OrderStage.NEEDS_ATTENTION:
             status.attention_reason = None

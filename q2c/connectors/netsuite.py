@@ -18,6 +18,7 @@ import httpx
 from oauthlib import oauth1
 from pydantic import SecretStr
 
+from q2c import telemetry
 from q2c.connectors.errors import ApiError, ErrorKind, classify, parse_retry_after, transport_error
 
 SYSTEM = "NetSuite"
@@ -51,6 +52,7 @@ class NetSuiteClient:
         self._base = connection.base_url.rstrip("/")
         verify: Any = str(connection.ca_path) if connection.ca_path else True
         self._http = httpx.AsyncClient(verify=verify, timeout=connection.timeout_seconds)
+        telemetry.instrument_async_client(self._http)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -83,10 +85,15 @@ class NetSuiteClient:
         if content is not None:
             send_headers["Content-Type"] = "application/json"
         _, signed_headers, _ = self._signer().sign(url, method, content, send_headers)
+        telemetry.netsuite_request_started()
         try:
             response = await self._http.request(method, url, content=content, headers=signed_headers)
         except httpx.HTTPError as exc:
+            telemetry.api_call("netsuite", telemetry.TRANSPORT_ERROR)
             raise transport_error(SYSTEM, operation, exc) from None
+        finally:
+            telemetry.netsuite_request_ended()
+        telemetry.api_call("netsuite", response.status_code)
         if response.status_code >= 400:
             raise _api_error(operation, response)
         return response

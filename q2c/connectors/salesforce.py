@@ -23,6 +23,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 from simple_salesforce.format import format_soql
 
+from q2c import telemetry
 from q2c.connectors.errors import (
     REQUEST_LIMIT_BACKOFF_SECONDS,
     ApiError,
@@ -76,6 +77,7 @@ class _PinnedTrustSession(requests.Session):
         self.hooks["response"].append(self._note_usage)
 
     def _note_usage(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        telemetry.api_call("salesforce", response.status_code)
         found = _USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
         if found:
             self.api_usage = (int(found.group(1)), int(found.group(2)))
@@ -128,6 +130,7 @@ class SalesforceClient:
         try:
             response = self._session.post(self._conn.token_url, data=form, auth=auth, timeout=30)
         except requests.RequestException as exc:
+            telemetry.api_call("salesforce", telemetry.TRANSPORT_ERROR)
             raise transport_error(SYSTEM, operation, exc) from None
         if response.status_code != 200:
             body = _json_or_none(response) or {}
@@ -189,6 +192,7 @@ class SalesforceClient:
         except SalesforceError as exc:
             raise _api_error(operation, exc) from None
         except requests.RequestException as exc:
+            telemetry.api_call("salesforce", telemetry.TRANSPORT_ERROR)
             raise transport_error(SYSTEM, operation, exc) from None
 
     # -- calls -----------------------------------------------------------------------------------
