@@ -65,11 +65,16 @@ async def order_workflow_exists(client: Client, opportunity_id: str) -> bool:
 
 
 async def listed_order_workflows(client: Client, id15: str, within_seconds: float = 10) -> list[str]:
-    """The order workflows whose id starts with ``order:{id15}``, once the server's list shows any."""
-    query = f'WorkflowId STARTS_WITH "{names.order_workflow_id(id15)}"'
+    """The order workflows whose id starts with ``order:{id15}``, once the server's list shows any.
+
+    Salesforce ids are case-sensitive, but the dev server's STARTS_WITH (SQLite's LIKE) is not: another
+    test's ``...04WAAQ`` matches ``...04w``, so the list is narrowed to the exact prefix here."""
+    prefix = names.order_workflow_id(id15)
+    query = f'WorkflowId STARTS_WITH "{prefix}"'
     deadline = time.monotonic() + within_seconds
     while True:
-        found = sorted([execution.id async for execution in client.list_workflows(query)])
+        listed = [execution.id async for execution in client.list_workflows(query)]
+        found = sorted(workflow_id for workflow_id in listed if workflow_id.startswith(prefix))
         if found or time.monotonic() > deadline:
             return found
         await asyncio.sleep(0.1)  # visibility is written asynchronously: poll until it shows
