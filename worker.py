@@ -305,6 +305,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
                 "q2c worker stopping: no new tasks; running activities have %gs to finish",
                 settings.worker_shutdown_grace_seconds,
             )
+            # Both queues stop polling at once and drain together (one after the other, the second
+            # would take new tasks while the first drains, and the stop could outlast the grace period).
+            await asyncio.gather(*(worker.shutdown() for worker in workers))
     finally:
         await netsuite.aclose()
         install_metrics(None, settings)

@@ -3,8 +3,9 @@
 worker installs (``temporal_client.telemetry`` exports it through the Temporal runtime's Prometheus
 endpoint).
 
-Span attributes carry no secret and no customer data: URLs lose their query string (a SOQL query names
-accounts and emails) and user info; headers and bodies are never recorded by these instrumentations.
+Spans carry no secret and no customer data: URLs lose their query string (a SOQL query names accounts
+and emails) and user info; headers and bodies are never recorded by these instrumentations; and every
+exported span loses the free text of errors (``RedactingSpanExporter``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,14 @@ import httpx
 from opentelemetry import trace
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import Status
 
 URL_ATTRIBUTES = ("url.full", "http.url")
+# Free text of an error: an API's validation message names the record, a transport error quotes the URL
+# with its query. The exception's type stays; the text is in the (encrypted) workflow history.
+ERROR_TEXT_ATTRIBUTES = ("exception.message", "exception.stacktrace")
 TRANSPORT_ERROR = "transport_error"  # the status of a call that got no HTTP response
 
 
@@ -113,6 +120,49 @@ def instrument_async_client(client: httpx.AsyncClient) -> None:
         HTTPXClientInstrumentor.instrument_client(
             client, request_hook=_httpx_async_hook, response_hook=_httpx_async_hook
         )
+
+
+class RedactingSpanExporter(SpanExporter):
+    """Exports spans without error text: exception events keep their type but lose message and stack
+    trace, and a status keeps its code but loses its description (Temporal's interceptor writes the
+    failure's message there)."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self._inner = inner
+
+    def export(self, spans: Any) -> SpanExportResult:
+        return self._inner.export([_without_error_text(span) for span in spans])
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+def _without_error_text(span: ReadableSpan) -> ReadableSpan:
+    events = [
+        Event(
+            event.name,
+            {k: v for k, v in (event.attributes or {}).items() if k not in ERROR_TEXT_ATTRIBUTES},
+            event.timestamp,
+        )
+        for event in span.events
+    ]
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=span.attributes,
+        events=events,
+        links=span.links,
+        kind=span.kind,
+        status=Status(span.status.status_code),
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
 
 
 # -- poll lag ----------------------------------------------------------------------------------------------

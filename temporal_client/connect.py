@@ -12,6 +12,8 @@ spans and metrics as ``temporal_client.telemetry`` configures them.
 
 from __future__ import annotations
 
+import os
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
@@ -27,11 +29,16 @@ from workflows import names
 
 def connect_config(settings: Settings) -> ClientConnectConfig:
     """Temporal's environment configuration, with the ``Q2C_TEMPORAL_*`` settings a user set on top."""
-    config = ClientConfig.load_client_connect_config()
-    if "temporal_address" in settings.model_fields_set or "target_host" not in config:
-        config["target_host"] = settings.temporal_address
-    if "temporal_namespace" in settings.model_fields_set or "namespace" not in config:
-        config["namespace"] = settings.temporal_namespace
+    # An empty variable (``TEMPORAL_API_KEY=`` as an env file writes an unset one) means unset: given to
+    # envconfig it would turn TLS on, or read a certificate from the current directory.
+    config = ClientConfig.load_client_connect_config(
+        override_env_vars={name: value for name, value in os.environ.items() if value.strip()}
+    )
+    fields = settings.model_fields_set
+    if ("temporal_address" in fields and settings.temporal_address) or not config.get("target_host"):
+        config["target_host"] = settings.temporal_address or "127.0.0.1:7233"
+    if ("temporal_namespace" in fields and settings.temporal_namespace) or not config.get("namespace"):
+        config["namespace"] = settings.temporal_namespace or "default"
     return config
 
 

@@ -25,6 +25,7 @@ from q2c.domain.messages import (
 )
 from q2c.domain.order import OrderStage, StockShortfallPolicy
 from q2c.domain.salesforce_ids import normalize_salesforce_id
+from temporal_client.connect import connect_config
 from temporal_client.limits import activity_limits
 from workflows import names
 
@@ -124,8 +125,10 @@ async def order_status(client: Client, opportunity_id: str) -> OrderStatus:
 
 
 def web_ui_link(settings: Settings, opportunity_id: str) -> str:
+    """The order's page in the web UI, in the namespace q2c connects to (Temporal's or q2c's settings)."""
     workflow_id = _order_workflow_id(opportunity_id)
-    return f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
+    namespace = connect_config(settings)["namespace"]
+    return f"{settings.temporal_ui_url}/namespaces/{namespace}/workflows/{workflow_id}"
 
 
 # The sales order exists (whatever its billing): what "the deal became an order" means to a waiter.

@@ -72,7 +72,7 @@ def configure_tracing(service_name: str, exporter: SpanExporter | None = None) -
         return False
     attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: service_name}
     provider = TracerProvider(resource=Resource.create(attributes))
-    provider.add_span_processor(BatchSpanProcessor(exporter))
+    provider.add_span_processor(BatchSpanProcessor(telemetry.RedactingSpanExporter(exporter)))
     trace.set_tracer_provider(provider)
     telemetry.instrument_requests()
     return True

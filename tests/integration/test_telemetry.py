@@ -193,6 +193,9 @@ async def test_one_trace_follows_an_outbound_message_to_the_sales_order_and_the_
             assert not any(secret in str(value) for secret in secrets), (span.name, key, value)
             if key in ("url.full", "http.url"):
                 assert "?" not in str(value), (span.name, value)
+        # Nor in events (exceptions) or a status's description, as exported.
+        text = repr([dict(e.attributes or {}) for e in span.events]) + (span.status.description or "")
+        assert not any(secret in text for secret in secrets), (span.name, text)
 
     # -- the metrics --------------------------------------------------------------------------------------
     async with httpx.AsyncClient() as http:

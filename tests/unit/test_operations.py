@@ -8,12 +8,16 @@ import datetime as dt
 import os
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status, StatusCode
 from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DefaultFailureConverterWithEncodedAttributes
 
 from q2c.config import Settings, parse_key_ring
-from q2c.telemetry import redacted_url, watermark_lag_seconds
+from q2c.telemetry import RedactingSpanExporter, redacted_url, watermark_lag_seconds
 from temporal_client.codec import ENCODING, KEY_ID, EncryptionCodec, PayloadDecryptError, data_converter
 from temporal_client.connect import connect_config
 
@@ -145,3 +149,34 @@ def test_poll_lag_is_now_minus_the_oldest_timestamp_of_the_watermark() -> None:
     )
     assert watermark_lag_seconds(cursors, now) == 600
     assert watermark_lag_seconds(None, now) is None and watermark_lag_seconds("12345", now) is None
+
+
+def test_exported_spans_keep_error_types_but_lose_error_text() -> None:
+    exported = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(exported)))
+    with provider.get_tracer("test").start_as_current_span("RunActivity:find_accounts") as span:
+        span.set_attribute("temporalActivityID", "7")
+        span.record_exception(
+            ConnectionError("GET /query/?q=SELECT+Id+FROM+Account+WHERE+Name+LIKE+'Quillon+Tracewell%'")
+        )
+        span.set_status(Status(StatusCode.ERROR, "ApplicationError: customer 'Quillon Tracewell' refused"))
+    [sent] = exported.get_finished_spans()
+    assert sent.status.status_code is StatusCode.ERROR and not sent.status.description
+    [event] = sent.events
+    assert event.name == "exception" and (event.attributes or {})["exception.type"] == "ConnectionError"
+    assert "Quillon" not in repr(dict(event.attributes or {})) and "Quillon" not in repr(sent.to_json())
+    assert (sent.attributes or {})["temporalActivityID"] == "7"
+
+
+def test_empty_temporal_variables_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "TEMPORAL_ADDRESS",
+        "TEMPORAL_API_KEY",
+        "TEMPORAL_TLS_CLIENT_CERT_PATH",
+        "Q2C_TEMPORAL_ADDRESS",
+    ):
+        monkeypatch.setenv(name, "")
+    config = connect_config(Settings(_env_file=None))
+    assert config["target_host"] == "127.0.0.1:7233"
+    assert not config.get("api_key") and not config.get("tls")
