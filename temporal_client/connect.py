@@ -34,11 +34,11 @@ def connect_config(settings: Settings) -> ClientConnectConfig:
     config = ClientConfig.load_client_connect_config(
         override_env_vars={name: value for name, value in os.environ.items() if value.strip()}
     )
-    fields = settings.model_fields_set
+    fields, defaults = settings.model_fields_set, Settings.model_fields
     if ("temporal_address" in fields and settings.temporal_address) or not config.get("target_host"):
-        config["target_host"] = settings.temporal_address or "127.0.0.1:7233"
+        config["target_host"] = settings.temporal_address or defaults["temporal_address"].default
     if ("temporal_namespace" in fields and settings.temporal_namespace) or not config.get("namespace"):
-        config["namespace"] = settings.temporal_namespace or "default"
+        config["namespace"] = settings.temporal_namespace or defaults["temporal_namespace"].default
     return config
 
 

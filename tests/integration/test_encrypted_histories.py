@@ -36,14 +36,11 @@ from temporal_client.connect import connect_temporal
 from temporal_client.orders import ORDER_CREATED, deal_closed, wait_until_settled
 from tests.conftest import Sandboxes, q2c_test_settings, running_worker, until
 from tests.factories import Catalog, make_deal, records_with
+from tests.unit.test_operations import ring
 from worker import WORKFLOWS
 from workflows import names
 
 K1, K2 = os.urandom(32), os.urandom(32)
-
-
-def ring(*entries: tuple[str, bytes]) -> str:
-    return ",".join(f"{key_id}:{base64.b64encode(key).decode()}" for key_id, key in entries)
 
 
 @pytest.fixture

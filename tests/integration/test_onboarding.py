@@ -76,6 +76,13 @@ def webhook(settings: Settings, sandboxes: Sandboxes) -> Iterator[str]:
         server.stop()
 
 
+async def _kickoff_open(client: Client, customer: str) -> OnboardingStatus | None:
+    """The customer's onboarding once its first step (kickoff) has its task open, else None."""
+    status = await _status(client, customer)
+    kickoff = status.steps.get("kickoff") if status else None
+    return status if kickoff is not None and kickoff.status is StepStatus.OPEN else None
+
+
 async def _status(client: Client, customer_id: str) -> OnboardingStatus | None:
     try:
         status, _ = await onboarding_status(client, customer_id)
@@ -107,15 +114,7 @@ async def test_a_new_customers_first_order_gives_it_a_csm_a_record_and_its_first
     customer = order.netsuite_customer_id
     assert customer is not None
 
-    async def kickoff_open() -> OnboardingStatus | None:
-        status = await _status(client, customer)
-        return (
-            status
-            if status and status.steps.get("kickoff") and status.steps["kickoff"].status is StepStatus.OPEN
-            else None
-        )
-
-    status = await until(kickoff_open, "the onboarding's first task", within=60)
+    status = await until(lambda: _kickoff_open(client, customer), "the onboarding's first task", within=60)
     await record_history(client, names.order_workflow_id(deal.opportunity_id), "order_started_onboarding")
     assert status.csm is not None and status.csm.user_id in roster.csms.values()
     assert status.first_order is not None and status.first_order.opportunity_id == deal.opportunity_id
@@ -236,15 +235,7 @@ async def test_the_netsuite_poller_onboards_a_customer_whose_first_order_is_new_
     assert polled.onboardings_started == 1
     await record_history(client, poll_id, "poll_started_onboarding")
 
-    async def started() -> OnboardingStatus | None:
-        status = await _status(client, newer)
-        return (
-            status
-            if status and status.steps.get("kickoff") and status.steps["kickoff"].status is StepStatus.OPEN
-            else None
-        )
-
-    status = await until(started, "the onboarding the poller started", within=60)
+    status = await until(lambda: _kickoff_open(client, newer), "the onboarding the poller started", within=60)
     assert status.first_order is not None and status.first_order.sales_order_id == first
     assert status.facts is not None and status.facts.region == "Americas"
     assert len(records_with(sf, "Task", Q2C_Key__c=task_key(newer, 1, "kickoff"))) == 1

@@ -3,6 +3,7 @@ with unmodified simple-salesforce as the API client and a real HTTPS receiver fo
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,24 +42,38 @@ def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SfSandb
     sandbox.server.stop()
 
 
-@pytest.fixture
-def admin(sandbox_server: SfSandbox) -> Iterator[SandboxAdmin]:
-    """The admin client of a reset org without outbound messages, before and after the test."""
-    with SandboxAdmin(
-        sandbox_server.base_url, sandbox_server.settings.admin_key, sandbox_server.cert.ca_path
-    ) as a:
+@contextlib.contextmanager
+def clean_org_admin(sandbox: SfSandbox, *, reset_after: bool) -> Iterator[SandboxAdmin]:
+    """The admin client of a reset org without outbound messages (removed again after; reset again too
+    with ``reset_after``)."""
+    with SandboxAdmin(sandbox.base_url, sandbox.settings.admin_key, sandbox.cert.ca_path) as a:
         a.reset()
         a.remove_outbound_messages()
         yield a
         a.remove_outbound_messages()
-        a.reset()
+        if reset_after:
+            a.reset()
+
+
+@contextlib.contextmanager
+def api_client(sandbox: SfSandbox) -> Iterator[SalesforceClient]:
+    """simple-salesforce logged in to ``sandbox``, closed after."""
+    client = sandbox.client()
+    yield client
+    client.session.close()
+
+
+@pytest.fixture
+def admin(sandbox_server: SfSandbox) -> Iterator[SandboxAdmin]:
+    """The admin client of a reset org without outbound messages, before and after the test."""
+    with clean_org_admin(sandbox_server, reset_after=True) as a:
+        yield a
 
 
 @pytest.fixture
 def sf(sandbox_server: SfSandbox, admin: SandboxAdmin) -> Iterator[SalesforceClient]:
-    client = sandbox_server.client()
-    yield client
-    client.session.close()
+    with api_client(sandbox_server) as client:
+        yield client
 
 
 def client_for(sandbox: SfSandbox, session: dict[str, Any]) -> SalesforceClient:

@@ -20,7 +20,14 @@ from q2c_sandbox.salesforce.records import INTEGRATION_USER_ID
 from q2c_sandbox.salesforce.schema import load_schema
 from q2c_sandbox.salesforce.sfdx import SfdxError
 from q2c_sandbox.server import BackgroundServer, free_port
-from tests.sandbox.test_salesforce_outbound import Receiver, client_for, parse, queued
+from tests.sandbox.test_salesforce_outbound import (
+    Receiver,
+    api_client,
+    clean_org_admin,
+    client_for,
+    parse,
+    queued,
+)
 from tests.sandbox.test_salesforce_sandbox import (
     ACK,
     SFDX_PROJECT,
@@ -48,20 +55,14 @@ def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SfSandb
 @pytest.fixture
 def admin(sandbox_server: SfSandbox) -> Iterator[SandboxAdmin]:
     """The admin client of a reset org without outbound messages."""
-    with SandboxAdmin(
-        sandbox_server.base_url, sandbox_server.settings.admin_key, sandbox_server.cert.ca_path
-    ) as a:
-        a.reset()
-        a.remove_outbound_messages()
+    with clean_org_admin(sandbox_server, reset_after=False) as a:
         yield a
-        a.remove_outbound_messages()
 
 
 @pytest.fixture
 def sf(sandbox_server: SfSandbox, admin: SandboxAdmin) -> Iterator[SalesforceClient]:
-    client = sandbox_server.client()
-    yield client
-    client.session.close()
+    with api_client(sandbox_server) as client:
+        yield client
 
 
 @pytest.fixture
